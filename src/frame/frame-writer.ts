@@ -1,0 +1,156 @@
+import { COPY_THRESHOLD, headerSize, writeHeader, type FrameHeaderFields } from './encoder.js';
+import { applyMask, type MaskSource } from './mask.js';
+
+/** Size of each scratch slab small frames are written into. */
+const SLAB_SIZE = 8192;
+/** Strings this short encode to at most 3 × 41 = 123 bytes, so their header length is known up front. */
+const SHORT_STRING = 41;
+
+const frameFields: FrameHeaderFields = { fin: true, rsv: 0, opcode: 0 };
+
+/**
+ * Collects outgoing frames until the I/O layer takes them in one batch — the "data to send" side of
+ * the sans-I/O core.
+ *
+ * Small frames are written straight into a scratch slab (header and payload side by side, strings
+ * encoded in place), so a burst of small messages becomes one contiguous buffer and one socket
+ * write. Regions of the slab that were handed out are never written again: the slab is a bump
+ * allocator, and a new one is taken when it runs out. Large payloads are kept by reference and
+ * go out as their own buffer (vectored write), never copied to add a header.
+ */
+export class FrameWriter {
+  private slab: Buffer | null = null;
+  /** Start of the region of `slab` not yet handed out. */
+  private start = 0;
+  /** Write position in `slab`. */
+  private position = 0;
+  private readonly chunks: Buffer[] = [];
+  private pending = 0;
+
+  /**
+   * @param maskSource masking keys for a client's frames (RFC 6455 §5.3); `null` for a server,
+   *   whose frames must not be masked.
+   */
+  constructor(private readonly maskSource: MaskSource | null) {}
+
+  /** Bytes written and not yet taken. */
+  get pendingBytes(): number {
+    return this.pending;
+  }
+
+  /** Appends one frame carrying `payload` (bytes, or a string encoded as UTF-8). */
+  writeFrame(opcode: number, fin: boolean, rsv: number, payload: Uint8Array | string): void {
+    frameFields.opcode = opcode;
+    frameFields.fin = fin;
+    frameFields.rsv = rsv;
+    if (typeof payload === 'string') {
+      if (payload.length <= SHORT_STRING) {
+        this.writeShortString(payload);
+        return;
+      }
+      payload = Buffer.from(payload, 'utf8');
+    }
+    const length = payload.length;
+    const masked = this.maskSource !== null;
+    const size = headerSize(length, masked);
+    if (length > COPY_THRESHOLD && !masked) {
+      const slab = this.reserve(size);
+      this.position = writeHeader(slab, this.position, frameFields, length, null);
+      this.closeRegion();
+      this.chunks.push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length));
+      this.pending += size + length;
+      return;
+    }
+    if (size + length > SLAB_SIZE) {
+      // A large masked frame: its own buffer, masked in place after the copy.
+      this.closeRegion();
+      const frame = Buffer.allocUnsafe(size + length);
+      writeHeader(frame, 0, frameFields, length, this.maskSource);
+      frame.set(payload, size);
+      if (length > 0) applyMask(frame.subarray(size), frame.subarray(size - 4, size));
+      this.chunks.push(frame);
+      this.pending += size + length;
+      return;
+    }
+    const slab = this.reserve(size + length);
+    const at = writeHeader(slab, this.position, frameFields, length, this.maskSource);
+    slab.set(payload, at);
+    if (masked && length > 0) applyMask(slab.subarray(at, at + length), slab.subarray(at - 4, at));
+    this.position = at + length;
+    this.pending += size + length;
+  }
+
+  /**
+   * Appends bytes that are already a complete frame (or several). This is how one encoded
+   * broadcast frame reaches many connections: small ones are copied into each receiver's batch
+   * so each socket still gets one write; large ones are shared by reference.
+   */
+  writeRaw(bytes: Buffer): void {
+    const length = bytes.length;
+    if (length > COPY_THRESHOLD) {
+      this.closeRegion();
+      this.chunks.push(bytes);
+    } else {
+      const slab = this.reserve(length);
+      bytes.copy(slab, this.position);
+      this.position += length;
+    }
+    this.pending += length;
+  }
+
+  /**
+   * Hands over everything written since the last call, in order, as buffers for one vectored
+   * write (usually exactly one buffer). Returns an empty array when nothing is pending.
+   */
+  take(): Buffer[] {
+    this.closeRegion();
+    const out = this.chunks.splice(0, this.chunks.length);
+    this.pending = 0;
+    return out;
+  }
+
+  /** Like {@link take}, but joins the batch into a single buffer (copying only if it has several parts). */
+  takeOne(): Buffer | null {
+    const parts = this.take();
+    if (parts.length === 0) return null;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /** Drops the scratch slab, e.g. when the connection goes idle or closes. */
+  release(): void {
+    this.closeRegion();
+    this.slab = null;
+    this.start = this.position = 0;
+  }
+
+  private writeShortString(text: string): void {
+    const masked = this.maskSource !== null;
+    const size = masked ? 6 : 2;
+    const slab = this.reserve(size + text.length * 3);
+    const at = this.position + size;
+    const length = slab.write(text, at, 'utf8');
+    writeHeader(slab, this.position, frameFields, length, this.maskSource);
+    if (masked && length > 0) applyMask(slab.subarray(at, at + length), slab.subarray(at - 4, at));
+    this.position = at + length;
+    this.pending += size + length;
+  }
+
+  /** Ensures `bytes` fit in the slab after `position`, starting a new slab when they don't. */
+  private reserve(bytes: number): Buffer {
+    const slab = this.slab;
+    if (slab !== null && slab.length - this.position >= bytes) return slab;
+    this.closeRegion();
+    const fresh = Buffer.allocUnsafe(Math.max(SLAB_SIZE, bytes));
+    this.slab = fresh;
+    this.start = this.position = 0;
+    return fresh;
+  }
+
+  /** Moves the bytes written since `start` into the output list as one view of the slab. */
+  private closeRegion(): void {
+    if (this.slab !== null && this.position > this.start) {
+      this.chunks.push(this.slab.subarray(this.start, this.position));
+      this.start = this.position;
+    }
+  }
+}

@@ -1,0 +1,419 @@
+import { isUtf8 } from 'node:buffer';
+import { CloseCode, isValidWireCloseCode } from './close-code.js';
+import { ProtocolError, protocolError } from './errors.js';
+import type { ReceiveExtension } from './extension.js';
+import { applyMask } from './mask.js';
+import { Opcode, isKnownOpcode } from './opcode.js';
+import { Utf8Validator } from './utf8.js';
+
+/**
+ * Where the parser delivers what it decodes. A plain object with methods instead of an event
+ * emitter: one call per message, no event objects, no closures (cf. uWebSockets' four callbacks).
+ * Payload buffers may be views into the chunk passed to {@link FrameParser.push}; they stay valid
+ * because the parser never writes to a chunk after it has returned (it only unmasks in place
+ * before delivering).
+ */
+export interface FrameSink {
+  /** A complete text message, validated as UTF-8. */
+  onText(text: string): void;
+  /** A complete binary message. */
+  onBinary(data: Buffer): void;
+  /** A ping; the connection layer answers it with a pong (§5.5.2). */
+  onPing(payload: Buffer): void;
+  /** A pong. */
+  onPong(payload: Buffer): void;
+  /**
+   * A valid close frame. `code` is 1005 (NO_STATUS_RECEIVED) when the frame had no payload.
+   * Nothing is parsed after it (§5.5.1: the peer sends no more data frames).
+   */
+  onClose(code: number, reason: string): void;
+  /** The peer broke the protocol; fail the connection with `error.closeCode` (§7.1.7). */
+  onError(error: ProtocolError): void;
+}
+
+/** Options of a {@link FrameParser}. */
+export interface FrameParserOptions {
+  /**
+   * Which side we are. A server requires every frame to be masked; a client requires that none is
+   * (RFC 6455 §5.1).
+   */
+  role: 'server' | 'client';
+  /** Largest message (after reassembly) accepted; larger fails with 1009. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Negotiated extensions, consulted for RSV bits and message decoding. */
+  extensions?: readonly ReceiveExtension[];
+}
+
+/** Default for {@link FrameParserOptions.maxMessageSize}: 16 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+
+const enum State {
+  HEADER,
+  PAYLOAD,
+  /** After a close frame or an error: everything else is ignored. */
+  DONE,
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Incremental WebSocket frame parser (the receiver): feed it chunks of any size, split anywhere,
+ * and it calls the sink with complete messages and control frames.
+ *
+ * - Never concatenates the stream: only a partial header (at most 14 bytes) is kept between chunks.
+ * - Zero-copy: a payload that lies within one chunk is delivered as a view of it (unmasked in
+ *   place). Bytes are copied only when a payload spans chunks or a message spans frames.
+ * - Fails fast: every violation is reported the moment the bytes that prove it arrive — the size
+ *   limit from the frame header before any payload is buffered, invalid UTF-8 at the first bad
+ *   byte even mid-frame — with the close code the connection must be failed with.
+ */
+export class FrameParser {
+  private state = State.HEADER;
+  private readonly sink: FrameSink;
+  private readonly isServer: boolean;
+  private readonly maxMessageSize: number;
+  private readonly extensions: readonly ReceiveExtension[];
+  private readonly allowedRsv: number;
+
+  // Partial header carried across chunks.
+  private readonly headerBuf = Buffer.allocUnsafe(14);
+  private headerLength = 0;
+
+  // Current frame.
+  private fin = false;
+  private opcode = 0;
+  private masked = false;
+  private readonly maskKey = Buffer.allocUnsafe(4);
+  private payloadLength = 0;
+  private payloadReceived = 0;
+  /** Pieces of the current control frame, or of a data frame that spans chunks. */
+  private framePieces: Buffer[] = [];
+
+  // Current message (data frames), possibly fragmented.
+  private messageOpcode = 0;
+  private messageRsv = 0;
+  private messageLength = 0;
+  private messageParts: Buffer[] = [];
+  private readonly utf8 = new Utf8Validator();
+  /** Validate text incrementally (false when an extension must decode the message first). */
+  private validateText = false;
+
+  constructor(sink: FrameSink, options: FrameParserOptions) {
+    this.sink = sink;
+    this.isServer = options.role === 'server';
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.extensions = options.extensions ?? [];
+    let rsv = 0;
+    for (const extension of this.extensions) rsv |= extension.rsvBits;
+    this.allowedRsv = rsv;
+  }
+
+  /** True once a close frame was parsed or the peer broke the protocol; further input is ignored. */
+  get isDone(): boolean {
+    return this.state === State.DONE;
+  }
+
+  /**
+   * Parses the next chunk of the byte stream. Synchronously calls the sink for every complete
+   * message or control frame in it. Never throws for any input: violations go to `sink.onError`.
+   */
+  push(chunk: Buffer): void {
+    const length = chunk.length;
+    let pos = 0;
+    while (pos < length && this.state !== State.DONE) {
+      if (this.state === State.HEADER) {
+        pos = this.readHeader(chunk, pos);
+        if (pos < 0) return; // header incomplete, or an error was reported
+        continue;
+      }
+      pos = this.readPayload(chunk, pos);
+    }
+  }
+
+  /** Stops parsing: used by the connection once it has failed or closed. */
+  stop(): void {
+    this.state = State.DONE;
+    this.framePieces = [];
+    this.messageParts = [];
+  }
+
+  // Header ------------------------------------------------------------------------------------
+
+  /** Returns the position after the header, or -1 when the chunk ended or an error was reported. */
+  private readHeader(chunk: Buffer, pos: number): number {
+    const available = chunk.length - pos;
+    let source = chunk;
+    let at = pos;
+    if (this.headerLength === 0 && available >= 2) {
+      const size = 2 + lengthFieldSize(chunk[pos + 1]!) + (chunk[pos + 1]! & 0x80 ? 4 : 0);
+      if (available < size) {
+        chunk.copy(this.headerBuf, 0, pos);
+        this.headerLength = available;
+        return -1;
+      }
+      pos += size;
+    } else {
+      // Slow path: accumulate the header across chunks.
+      const buf = this.headerBuf;
+      let have = this.headerLength;
+      while (have < 2 && pos < chunk.length) buf[have++] = chunk[pos++]!;
+      if (have < 2) {
+        this.headerLength = have;
+        return -1;
+      }
+      const size = 2 + lengthFieldSize(buf[1]!) + (buf[1]! & 0x80 ? 4 : 0);
+      while (have < size && pos < chunk.length) buf[have++] = chunk[pos++]!;
+      this.headerLength = have;
+      if (have < size) return -1;
+      this.headerLength = 0;
+      source = buf;
+      at = 0;
+    }
+    if (!this.parseHeader(source, at)) return -1;
+    if (this.payloadLength === 0) {
+      this.finishFrame(EMPTY);
+      return this.state === State.DONE ? -1 : pos;
+    }
+    this.state = State.PAYLOAD;
+    return pos;
+  }
+
+  /** Decodes and checks a complete header at `at`. Returns false after reporting an error. */
+  private parseHeader(b: Buffer, at: number): boolean {
+    const b0 = b[at]!;
+    const b1 = b[at + 1]!;
+    const fin = (b0 & 0x80) !== 0;
+    const rsv = (b0 >>> 4) & 0x7;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    let length = b1 & 0x7f;
+    let p = at + 2;
+
+    // §5.2: "Reserved bits ... MUST be 0 unless an extension is negotiated that defines meanings".
+    if (!isKnownOpcode(opcode)) {
+      return this.fail(protocolError('FD_ERR_RESERVED_OPCODE', `Reserved opcode 0x${opcode.toString(16)}`));
+    }
+    const isControl = opcode >= 0x8;
+    if (rsv !== 0 && (isControl || opcode === Opcode.CONTINUATION || (rsv & ~this.allowedRsv) !== 0)) {
+      return this.fail(protocolError('FD_ERR_RSV_BITS', `RSV bits 0b${rsv.toString(2).padStart(3, '0')} set without a negotiated extension`));
+    }
+    // §5.1: a server MUST close on an unmasked frame; a client MUST close on a masked frame.
+    if (masked !== this.isServer) {
+      return this.fail(
+        this.isServer
+          ? protocolError('FD_ERR_MASK_REQUIRED', 'Client frames must be masked')
+          : protocolError('FD_ERR_MASK_FORBIDDEN', 'Server frames must not be masked'),
+      );
+    }
+    if (length === 126) {
+      length = (b[p]! << 8) | b[p + 1]!;
+      p += 2;
+    } else if (length === 127) {
+      const high = b.readUInt32BE(p);
+      // §5.2: "the most significant bit MUST be 0".
+      if (high > 0x7fffffff) {
+        return this.fail(protocolError('FD_ERR_LENGTH_TOO_BIG', '64-bit payload length has its most significant bit set'));
+      }
+      // Lengths beyond 2^53 cannot be represented; they are over any size limit anyway.
+      length = high > 0x1fffff ? Number.MAX_SAFE_INTEGER : high * 0x100000000 + b.readUInt32BE(p + 4);
+      p += 8;
+    }
+
+    if (isControl) {
+      // §5.5: "All control frames MUST have a payload length of 125 bytes or less and MUST NOT be fragmented."
+      if (length > 125) {
+        return this.fail(protocolError('FD_ERR_CONTROL_TOO_LONG', `Control frame payload of ${length} bytes (max 125)`));
+      }
+      if (!fin) return this.fail(protocolError('FD_ERR_CONTROL_FRAGMENTED', 'Fragmented control frame'));
+    } else if (opcode === Opcode.CONTINUATION) {
+      // §5.4: a continuation frame continues a message that was started.
+      if (this.messageOpcode === 0) {
+        return this.fail(protocolError('FD_ERR_UNEXPECTED_CONTINUATION', 'Continuation frame without a message to continue'));
+      }
+    } else {
+      // §5.4: data frames of different messages MUST NOT be interleaved.
+      if (this.messageOpcode !== 0) {
+        return this.fail(protocolError('FD_ERR_EXPECTED_CONTINUATION', 'New data frame while a fragmented message is unfinished'));
+      }
+      this.messageOpcode = opcode;
+      this.messageRsv = rsv;
+      this.messageLength = 0;
+      this.validateText = opcode === Opcode.TEXT && rsv === 0;
+    }
+    if (!isControl) {
+      // Decide the size limit from the header, before buffering any of the payload.
+      if (length > this.maxMessageSize - this.messageLength) {
+        return this.fail(
+          new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MESSAGE_TOO_BIG, `Message exceeds the limit of ${this.maxMessageSize} bytes`),
+        );
+      }
+      this.messageLength += length;
+    }
+
+    if (masked) {
+      this.maskKey[0] = b[p]!;
+      this.maskKey[1] = b[p + 1]!;
+      this.maskKey[2] = b[p + 2]!;
+      this.maskKey[3] = b[p + 3]!;
+    }
+    this.fin = fin;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.payloadLength = length;
+    this.payloadReceived = 0;
+    return true;
+  }
+
+  // Payload -----------------------------------------------------------------------------------
+
+  /** Consumes payload bytes of the current frame from `chunk` at `pos`; returns the new position. */
+  private readPayload(chunk: Buffer, pos: number): number {
+    const remaining = this.payloadLength - this.payloadReceived;
+    const available = chunk.length - pos;
+    const take = available < remaining ? available : remaining;
+    const piece = chunk.subarray(pos, pos + take);
+    if (this.masked) applyMask(piece, this.maskKey, this.payloadReceived);
+    this.payloadReceived += take;
+    const done = this.payloadReceived === this.payloadLength;
+    if (done && this.framePieces.length === 0) {
+      // The whole payload lay in this chunk: deliver a view, no copy.
+      this.state = State.HEADER;
+      this.finishFrame(piece);
+      return pos + take;
+    }
+    // Text is validated piece by piece so invalid UTF-8 fails the moment it arrives.
+    if (this.opcode < 0x8 && this.validateText && !this.utf8.push(piece)) {
+      this.failUtf8();
+      return chunk.length;
+    }
+    this.framePieces.push(piece);
+    if (!done) return pos + take;
+    const pieces = this.framePieces;
+    this.framePieces = [];
+    this.state = State.HEADER;
+    this.finishFrame(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, this.payloadLength), true);
+    return pos + take;
+  }
+
+  /** A frame's payload is complete. `validated` tells whether its text was already checked piece by piece. */
+  private finishFrame(payload: Buffer, validated = false): void {
+    const opcode = this.opcode;
+    if (opcode >= 0x8) {
+      this.finishControlFrame(opcode, payload);
+      return;
+    }
+    if (this.validateText && !validated && payload.length > 0) {
+      // Fast path: a whole single-frame text message is checked natively in one call.
+      if (this.fin && this.messageParts.length === 0 && this.utf8.isComplete) {
+        if (!isUtf8(payload)) {
+          this.failUtf8();
+          return;
+        }
+      } else if (!this.utf8.push(payload)) {
+        this.failUtf8();
+        return;
+      }
+    }
+    if (!this.fin) {
+      if (payload.length > 0) this.messageParts.push(payload);
+      return;
+    }
+    // Final frame: deliver the message.
+    let data = payload;
+    const parts = this.messageParts;
+    if (parts.length > 0) {
+      if (payload.length > 0) parts.push(payload);
+      data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.messageLength);
+      this.messageParts = [];
+    }
+    const messageOpcode = this.messageOpcode;
+    const rsv = this.messageRsv;
+    this.messageOpcode = 0;
+    this.messageRsv = 0;
+    if (this.validateText && !this.utf8.end()) {
+      this.failUtf8();
+      return;
+    }
+    this.utf8.reset();
+    if (rsv !== 0) {
+      const decoded = this.decodeWithExtensions(data, rsv);
+      if (decoded === null) return;
+      data = decoded;
+      if (messageOpcode === Opcode.TEXT && !isUtf8(data)) {
+        this.failUtf8();
+        return;
+      }
+    }
+    if (messageOpcode === Opcode.TEXT) this.sink.onText(data.toString('utf8'));
+    else this.sink.onBinary(data);
+  }
+
+  private finishControlFrame(opcode: number, payload: Buffer): void {
+    if (opcode === Opcode.PING) {
+      this.sink.onPing(payload);
+    } else if (opcode === Opcode.PONG) {
+      this.sink.onPong(payload);
+    } else {
+      this.finishCloseFrame(payload);
+    }
+  }
+
+  /** §5.5.1: a close payload is empty, or a 2-byte code followed by a UTF-8 reason. */
+  private finishCloseFrame(payload: Buffer): void {
+    if (payload.length === 0) {
+      this.state = State.DONE;
+      this.sink.onClose(CloseCode.NO_STATUS_RECEIVED, '');
+      return;
+    }
+    if (payload.length === 1) {
+      this.fail(protocolError('FD_ERR_CLOSE_PAYLOAD_LENGTH', 'Close frame payload of 1 byte'));
+      return;
+    }
+    const code = (payload[0]! << 8) | payload[1]!;
+    if (!isValidWireCloseCode(code)) {
+      this.fail(protocolError('FD_ERR_INVALID_CLOSE_CODE', `Invalid close code ${code}`));
+      return;
+    }
+    const reasonBytes = payload.subarray(2);
+    if (!isUtf8(reasonBytes)) {
+      this.fail(new ProtocolError('FD_ERR_INVALID_CLOSE_REASON', CloseCode.INVALID_FRAME_PAYLOAD_DATA, 'Close reason is not valid UTF-8'));
+      return;
+    }
+    this.state = State.DONE;
+    this.sink.onClose(code, reasonBytes.toString('utf8'));
+  }
+
+  private decodeWithExtensions(data: Buffer, rsv: number): Buffer | null {
+    for (const extension of this.extensions) {
+      if ((extension.rsvBits & rsv) === 0) continue;
+      try {
+        data = extension.decodeMessage(data, rsv & extension.rsvBits);
+      } catch (error) {
+        this.fail(
+          error instanceof ProtocolError
+            ? error
+            : new ProtocolError('FD_ERR_EXTENSION', CloseCode.INVALID_FRAME_PAYLOAD_DATA, `${extension.name}: ${String(error)}`),
+        );
+        return null;
+      }
+    }
+    return data;
+  }
+
+  private failUtf8(): void {
+    this.fail(new ProtocolError('FD_ERR_INVALID_UTF8', CloseCode.INVALID_FRAME_PAYLOAD_DATA, 'Text message is not valid UTF-8'));
+  }
+
+  /** Reports `error` and stops parsing. Always returns false so callers can `return this.fail(...)`. */
+  private fail(error: ProtocolError): false {
+    this.stop();
+    this.sink.onError(error);
+    return false;
+  }
+}
+
+/** Bytes of extended length that follow the second header byte (§5.2). */
+function lengthFieldSize(byte1: number): number {
+  const length = byte1 & 0x7f;
+  return length === 126 ? 2 : length === 127 ? 8 : 0;
+}
