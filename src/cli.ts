@@ -1,0 +1,127 @@
+/**
+ * The `fullduplex` command: `echo` and `broadcast` servers for test suites and load generators,
+ * and `connect`, an interactive client like wscat.
+ */
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { connect } from './client/connect.js';
+import { WebSocketServer, type ServerOptions } from './server/server.js';
+
+const USAGE = `Usage:
+  fullduplex echo      [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE] [--max-message BYTES]
+  fullduplex broadcast [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE] [--max-message BYTES]
+  fullduplex connect   <ws://host:port/path> [--protocol NAME]... [--header "Name: value"]... [--ca FILE] [--insecure]
+`;
+
+/** Runs the CLI with `argv` (without the node and script paths). Resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'echo':
+      case 'broadcast':
+        return await runServer(command, rest);
+      case 'connect':
+        return await runClient(rest);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`fullduplex: unknown command '${command}'\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    process.stderr.write(`fullduplex: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+function serverOptions(args: string[]): ServerOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '9001' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'max-message': { type: 'string' },
+    },
+  });
+  const options: ServerOptions = { host: values.host, port: Number(values.port), pingInterval: 0 };
+  if (values['tls-cert'] || values['tls-key']) {
+    if (!values['tls-cert'] || !values['tls-key']) throw new Error('--tls-cert and --tls-key go together');
+    options.tls = { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) };
+  }
+  if (values['max-message']) options.maxMessageSize = Number(values['max-message']);
+  return options;
+}
+
+async function runServer(kind: 'echo' | 'broadcast', args: string[]): Promise<number> {
+  const server = new WebSocketServer(undefined, serverOptions(args));
+  if (kind === 'echo') {
+    // Echo each message back unchanged: text as text, binary as binary.
+    server.on('connection', (ws) => ws.on('message', (data) => void ws.send(data).catch(noop)));
+  } else {
+    server.on('connection', (ws) => ws.on('message', (data) => server.broadcast(data)));
+  }
+  server.on('error', (error) => process.stderr.write(`fullduplex: ${error.message}\n`));
+  await server.listen();
+  process.stdout.write(`fullduplex ${kind} server listening on ${server.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void server.close().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  return 0;
+}
+
+async function runClient(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      protocol: { type: 'string', multiple: true },
+      header: { type: 'string', multiple: true },
+      ca: { type: 'string' },
+      insecure: { type: 'boolean', default: false },
+    },
+  });
+  const url = positionals[0];
+  if (!url) throw new Error(`connect needs a URL\n${USAGE}`);
+  const headers: Record<string, string> = {};
+  for (const header of values.header ?? []) {
+    const colon = header.indexOf(':');
+    if (colon <= 0) throw new Error(`Bad --header '${header}': expected "Name: value"`);
+    headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
+  }
+  const ws = await connect(url, {
+    headers,
+    ...(values.protocol ? { protocols: values.protocol } : {}),
+    tls: { ...(values.ca ? { ca: readFileSync(values.ca) } : {}), rejectUnauthorized: !values.insecure },
+  });
+  const interactive = process.stdin.isTTY === true;
+  if (interactive) process.stderr.write(`Connected to ${url}${ws.protocol ? ` (${ws.protocol})` : ''}. Ctrl-D to quit.\n`);
+  ws.on('message', (data, isBinary) => {
+    process.stdout.write(isBinary ? `< (binary ${data.length} bytes) ${(data as Buffer).toString('hex')}\n` : `< ${String(data)}\n`);
+  });
+  const lines = createInterface({ input: process.stdin, terminal: false });
+  lines.on('line', (line) => void ws.send(line).catch(noop));
+  lines.on('close', () => void ws.close().catch(noop));
+  await ws.whenClosed();
+  lines.close();
+  if (ws.closeCode !== 1000 && ws.closeCode !== 1005) {
+    process.stderr.write(`Connection closed: ${ws.closeCode}${ws.closeReason ? ` ${ws.closeReason}` : ''}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+function noop(): void {}

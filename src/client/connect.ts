@@ -1,0 +1,158 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { buildClientRequest, validateServerResponse, HandshakeError } from '../handshake/client.js';
+import { parseResponseHead } from '../handshake/http-head.js';
+import { WebSocketConnection, type ConnectionOptions } from '../io/connection.js';
+
+/** Options of {@link connect}. */
+export interface ClientOptions extends ConnectionOptions {
+  /** Subprotocols to offer, in order of preference. */
+  protocols?: string[];
+  /** Extra request headers (e.g. `Authorization`). */
+  headers?: Record<string, string>;
+  /** `Origin` header, as a browser would send. */
+  origin?: string;
+  /** Time allowed for TCP connect + TLS + the opening handshake. Default 10 s. */
+  handshakeTimeout?: number;
+  /** TLS options for `wss://`: `ca`, `rejectUnauthorized`, `servername` (SNI), client certs, … */
+  tls?: TlsConnectionOptions;
+  /** Largest handshake response head accepted. Default 8192 bytes. */
+  maxHeadSize?: number;
+  /** Aborts the opening handshake. */
+  signal?: AbortSignal;
+}
+
+/** Why `connect()` failed: refused, TLS, timeout, or a bad handshake response. */
+export class ConnectError extends Error {
+  /** Stable identifier: `FD_ERR_CONNECT`, `FD_ERR_TLS`, `FD_ERR_TIMEOUT`, `FD_ERR_ABORTED`, or a handshake code. */
+  readonly code: string;
+  /** HTTP status when the server answered with something other than 101. */
+  readonly status: number | undefined;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; status?: number | undefined }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = 'ConnectError';
+    this.code = code;
+    this.status = options?.status;
+  }
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+const DEFAULT_CLIENT_PING_INTERVAL = 20_000;
+
+/**
+ * Opens a WebSocket connection to `url` (`ws://` or `wss://`) and resolves once it is open — the
+ * shape of python-websockets' `connect(uri)`. Rejects with a {@link ConnectError} that says what
+ * went wrong: connection refused, TLS failure, timeout, or the server's bad answer (with its
+ * status line).
+ */
+export function connect(url: string | URL, options: ClientOptions = {}): Promise<WebSocketConnection> {
+  let request: ReturnType<typeof buildClientRequest>;
+  let target: URL;
+  try {
+    target = new URL(url);
+    request = buildClientRequest({
+      url: target,
+      ...(options.protocols ? { protocols: options.protocols } : {}),
+      ...(options.origin ? { origin: options.origin } : {}),
+      ...(options.headers ? { headers: options.headers } : {}),
+    });
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const secure = target.protocol === 'wss:' || target.protocol === 'https:';
+  const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+  const port = target.port ? Number(target.port) : secure ? 443 : 80;
+  const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+
+  return new Promise<WebSocketConnection>((resolve, reject) => {
+    let settled = false;
+    let received: Buffer = Buffer.alloc(0);
+    const socket: Socket = secure
+      ? tlsConnect({ host, port, servername: isIp(host) ? undefined : host, ...options.tls } as TlsConnectionOptions)
+      : netConnect({ host, port });
+
+    const fail = (error: Error): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const timer = setTimeout(
+      () => fail(new ConnectError('FD_ERR_TIMEOUT', `Opening handshake with ${target.href} timed out after ${timeout} ms`)),
+      timeout,
+    );
+    const onAbort = (): void => fail(new ConnectError('FD_ERR_ABORTED', `Connection to ${target.href} aborted`));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const tlsProblem = secure && (error.code?.startsWith('ERR_SSL') || error.code?.includes('CERT') || error.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || /certificate|ssl|tls/i.test(error.message));
+      fail(
+        tlsProblem
+          ? new ConnectError('FD_ERR_TLS', `TLS handshake with ${target.host} failed: ${error.message}`, { cause: error })
+          : new ConnectError('FD_ERR_CONNECT', `Could not connect to ${target.href}: ${error.code ?? error.message}`, { cause: error }),
+      );
+    };
+    const onClose = (): void =>
+      fail(new ConnectError('FD_ERR_HANDSHAKE_EOF', `${target.href} closed the connection during the opening handshake`));
+    const onData = (chunk: Buffer): void => {
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      const result = parseResponseHead(received, { maxHeadSize: options.maxHeadSize });
+      if (result.kind === 'incomplete') return;
+      if (result.kind === 'error') {
+        fail(new ConnectError('FD_ERR_HANDSHAKE_RESPONSE', `Malformed handshake response from ${target.href}: ${result.message}`));
+        return;
+      }
+      const verdict = validateServerResponse(result.head, {
+        key: request.key,
+        ...(options.protocols ? { protocols: options.protocols } : {}),
+      });
+      if (!verdict.ok) {
+        const error: HandshakeError = verdict.error;
+        fail(new ConnectError(error.code, error.message, { cause: error, status: error.status }));
+        return;
+      }
+      settled = true;
+      cleanup();
+      socket.pause();
+      const ws = new WebSocketConnection(
+        socket,
+        {
+          role: 'client',
+          protocol: verdict.protocol ?? '',
+          extensions: '',
+          request: {
+            url: target.pathname + target.search,
+            path: target.pathname,
+            query: target.searchParams,
+            headers: Object.fromEntries(Object.entries(result.head.headers)),
+          },
+          head: received.subarray(result.bytesConsumed),
+        },
+        { pingInterval: DEFAULT_CLIENT_PING_INTERVAL, ...options },
+      );
+      socket.resume();
+      resolve(ws);
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.on('data', onData);
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
+      socket.setNoDelay(true);
+      socket.write(request.bytes);
+    });
+  });
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}

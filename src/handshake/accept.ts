@@ -1,0 +1,44 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** The GUID every endpoint appends to the key before hashing (RFC 6455 §1.3, §4.2.2). */
+export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/**
+ * The `Sec-WebSocket-Accept` value for a client key: base64(SHA-1(key + GUID)) (RFC 6455 §4.2.2
+ * step 5.4). The server sends it; the client recomputes it to prove the server understood the
+ * WebSocket handshake rather than being a plain HTTP server replaying headers.
+ */
+export function computeAccept(key: string): string {
+  return createHash('sha1')
+    .update(key + WS_GUID, 'latin1')
+    .digest('base64');
+}
+
+/**
+ * A fresh `Sec-WebSocket-Key`: 16 random bytes, base64-encoded (RFC 6455 §4.1 item 7). The RFC
+ * asks for a nonce "randomly selected", so it comes from the CSPRNG.
+ */
+export function generateKey(): string {
+  return randomBytes(16).toString('base64');
+}
+
+/**
+ * Whether `key` is a valid `Sec-WebSocket-Key`: the base64 encoding of exactly 16 bytes
+ * (RFC 6455 §4.2.1 item 5), i.e. 22 base64 alphabet characters followed by `==`. Anything looser
+ * (missing padding, URL-safe alphabet, whitespace) is rejected. The unused low bits of the 22nd
+ * character are not checked, like `ws`, since such keys still decode to 16 bytes.
+ */
+export function isValidKey(key: string): boolean {
+  if (key.length !== 24 || key.charCodeAt(22) !== 0x3d || key.charCodeAt(23) !== 0x3d) return false;
+  for (let i = 0; i < 22; i++) {
+    const c = key.charCodeAt(i);
+    const ok =
+      (c >= 0x41 && c <= 0x5a) || // A-Z
+      (c >= 0x61 && c <= 0x7a) || // a-z
+      (c >= 0x30 && c <= 0x39) || // 0-9
+      c === 0x2b || // +
+      c === 0x2f; // /
+    if (!ok) return false;
+  }
+  return true;
+}

@@ -1,0 +1,243 @@
+import { Buffer } from 'node:buffer';
+import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import { computeAccept, isValidKey } from './accept.js';
+import { isFieldValue, isToken } from './chars.js';
+import { formatExtensions, hasToken, parseExtensions, parseSubprotocols } from './tokens.js';
+import type { ExtensionOffer } from './tokens.js';
+
+/**
+ * The server side of the opening handshake (RFC 6455 §4.2): request in, decision and response
+ * out. Nothing here touches a socket; the caller writes {@link serializeResponse}'s bytes.
+ */
+
+/**
+ * What the server needs from an upgrade request. Header names are lowercase. A
+ * `ParsedRequestHead` from {@link parseRequestHead} already has this shape; use
+ * {@link fromIncomingMessage} for a `node:http` request.
+ */
+export interface UpgradeRequest {
+  method: string;
+  target: string;
+  httpVersion: string;
+  headers: Record<string, string | undefined>;
+}
+
+/**
+ * An HTTP response as a plain value, so a server hook can add headers (cookies, say) or change the
+ * body before it is serialized.
+ */
+export interface HandshakeResponse {
+  status: number;
+  reason: string;
+  headers: Array<[string, string]>;
+  /** UTF-8 text body. `Content-Length` is computed from it by {@link serializeResponse}. */
+  body?: string;
+}
+
+/**
+ * Server-side negotiation of one extension, e.g. permessage-deflate. It receives the parameters
+ * of every offer of its extension, in the client's order of preference, and returns the
+ * parameters of the one it accepts, or `null` to decline them all. Throwing rejects the
+ * handshake with 400, for offers the extension's spec says must fail the connection.
+ */
+export interface ServerExtensionNegotiator {
+  readonly name: string;
+  negotiate(offers: Array<Record<string, string | true>>): { params: Record<string, string | true> } | null;
+}
+
+/** Choices the server makes while accepting. */
+export interface ServerHandshakeOptions {
+  /**
+   * Picks a subprotocol from the client's list (called only when the list is non-empty). Return
+   * `null`/`undefined` to use none; returning a name the client did not offer is a 500.
+   * Without this hook no subprotocol is selected.
+   */
+  selectProtocol?: (offered: string[], req: UpgradeRequest) => string | null | undefined;
+  /**
+   * Supported extensions in order of the server's preference, which is also the order they are
+   * listed in the response. Each name is accepted at most once: the first negotiator for a name
+   * that accepts one of its offers wins.
+   */
+  extensions?: ServerExtensionNegotiator[];
+}
+
+/**
+ * Outcome of {@link acceptUpgrade}: either a 101 to send (with what was negotiated, and the
+ * client's subprotocol list for hooks that want to see it), or an error response and why.
+ */
+export type ServerHandshakeResult =
+  | {
+      ok: true;
+      accept: string;
+      protocol: string | null;
+      offeredProtocols: string[];
+      extensions: ExtensionOffer[];
+      response: HandshakeResponse;
+    }
+  | { ok: false; response: HandshakeResponse; reason: string };
+
+/** Adapts a `node:http` request (e.g. from the server's `'upgrade'` event) to an {@link UpgradeRequest}. */
+export function fromIncomingMessage(req: IncomingMessage): UpgradeRequest {
+  const headers: Record<string, string | undefined> = Object.create(null);
+  for (const [name, value] of Object.entries(req.headers)) {
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return { method: req.method ?? '', target: req.url ?? '', httpVersion: req.httpVersion, headers };
+}
+
+/**
+ * Validates an upgrade request and, if it is acceptable, negotiates subprotocol and extensions
+ * and builds the 101 response (RFC 6455 §4.2.1, §4.2.2). Checks run in the order `ws` uses, and
+ * the first failure decides the response; its `reason` names the offending header.
+ */
+export function acceptUpgrade(req: UpgradeRequest, options: ServerHandshakeOptions = {}): ServerHandshakeResult {
+  const h = req.headers;
+  const reject = (status: number, reason: string, extra?: Record<string, string>): ServerHandshakeResult => ({
+    ok: false,
+    response: rejectResponse(status, reason, extra),
+    reason,
+  });
+
+  // §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
+  if (req.method !== 'GET') return reject(405, `Invalid HTTP method ${req.method}; expected GET`, { Allow: 'GET' });
+  if (!isAtLeast11(req.httpVersion)) return reject(400, `Invalid HTTP version ${req.httpVersion}; expected 1.1 or higher`);
+  // §4.2.1 item 2: a |Host| header field.
+  if (h.host === undefined || h.host.trim() === '') return reject(400, 'Missing Host header');
+  // §4.2.1 item 3: |Upgrade| containing "websocket", case-insensitively.
+  if (!hasToken(h.upgrade, 'websocket')) return reject(400, 'Missing or invalid Upgrade header; expected websocket');
+  // §4.2.1 item 4: |Connection| including the token "Upgrade", case-insensitively.
+  if (!hasToken(h.connection, 'upgrade')) return reject(400, 'Missing or invalid Connection header; expected Upgrade');
+  // §4.2.1 item 5: |Sec-WebSocket-Key| that base64-decodes to 16 bytes.
+  const key = h['sec-websocket-key'];
+  if (key === undefined || !isValidKey(key)) return reject(400, 'Missing or invalid Sec-WebSocket-Key header');
+  // §4.2.1 item 6 and §4.2.2 item 4: a version we do not speak gets 426 plus the versions we do.
+  // RFC 9110 §15.5.22 requires Upgrade on a 426, and §7.8 the matching Connection option.
+  if (h['sec-websocket-version'] !== '13') {
+    return reject(426, 'Missing or unsupported Sec-WebSocket-Version header; expected 13', {
+      'Sec-WebSocket-Version': '13',
+      Upgrade: 'websocket',
+      Connection: 'Upgrade, close',
+    });
+  }
+
+  // §4.2.1 item 8 / §4.2.2 item 5.4: subprotocol, optional, one of the client's.
+  let protocol: string | null = null;
+  let offered: string[] = [];
+  const protocolHeader = h['sec-websocket-protocol'];
+  if (protocolHeader !== undefined) {
+    try {
+      offered = parseSubprotocols(protocolHeader);
+    } catch (err) {
+      return reject(400, `Invalid Sec-WebSocket-Protocol header: ${(err as Error).message}`);
+    }
+    const chosen = options.selectProtocol?.(offered, req);
+    if (chosen != null) {
+      if (!offered.includes(chosen)) return reject(500, `Selected subprotocol ${JSON.stringify(chosen)} was not offered`);
+      protocol = chosen;
+    }
+  }
+
+  // §4.2.1 item 9 / §9.1: extensions, optional, only ones the client offered.
+  const extensions: ExtensionOffer[] = [];
+  const extensionHeader = h['sec-websocket-extensions'];
+  if (extensionHeader !== undefined) {
+    let offers: ExtensionOffer[];
+    try {
+      offers = parseExtensions(extensionHeader);
+    } catch (err) {
+      return reject(400, `Invalid Sec-WebSocket-Extensions header: ${(err as Error).message}`);
+    }
+    for (const negotiator of options.extensions ?? []) {
+      if (extensions.some((e) => e.name === negotiator.name)) continue;
+      const mine = offers.filter((o) => o.name === negotiator.name).map((o) => o.params);
+      if (mine.length === 0) continue;
+      let accepted: { params: Record<string, string | true> } | null;
+      try {
+        accepted = negotiator.negotiate(mine);
+      } catch (err) {
+        return reject(400, `Unacceptable Sec-WebSocket-Extensions offer for ${negotiator.name}: ${(err as Error).message}`);
+      }
+      if (accepted) extensions.push({ name: negotiator.name, params: accepted.params });
+    }
+  }
+
+  const accept = computeAccept(key);
+  const headers: Array<[string, string]> = [
+    ['Upgrade', 'websocket'],
+    ['Connection', 'Upgrade'],
+    ['Sec-WebSocket-Accept', accept],
+  ];
+  if (protocol !== null) headers.push(['Sec-WebSocket-Protocol', protocol]);
+  if (extensions.length > 0) headers.push(['Sec-WebSocket-Extensions', formatExtensions(extensions)]);
+  const response: HandshakeResponse = { status: 101, reason: 'Switching Protocols', headers };
+  return { ok: true, accept, protocol, offeredProtocols: offered, extensions, response };
+}
+
+/** `major.minor` at least 1.1; anything else, unparsable included, is not. */
+function isAtLeast11(version: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})$/.exec(version); // anchored and bounded: no backtracking
+  if (m === null) return false;
+  const major = Number(m[1]);
+  return major > 1 || (major === 1 && Number(m[2]) >= 1);
+}
+
+/**
+ * An error response for refusing an upgrade, from the handshake itself or from a server hook
+ * (401, 403, 404, 503...). It closes the connection, since after a refused upgrade the socket is
+ * in no state worth reusing, and carries `message` (default: the status text) as a plain-text
+ * body. `extraHeaders` are added, replacing defaults of the same name.
+ */
+export function rejectResponse(
+  status: 400 | 401 | 403 | 404 | 405 | 426 | 431 | 500 | 503 | number,
+  message?: string,
+  extraHeaders: Record<string, string> | Array<[string, string]> = [],
+): HandshakeResponse {
+  const reason = STATUS_CODES[status] ?? 'Unknown';
+  const body = message ?? reason;
+  const headers: Array<[string, string]> = [
+    ['Connection', 'close'],
+    ['Content-Type', 'text/plain; charset=utf-8'],
+    ['Content-Length', String(Buffer.byteLength(body))],
+  ];
+  const extra = Array.isArray(extraHeaders) ? extraHeaders : Object.entries(extraHeaders);
+  for (const [name, value] of extra) {
+    const at = headers.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
+    if (at >= 0) headers[at] = [name, value];
+    else headers.push([name, value]);
+  }
+  return { status, reason, headers, body };
+}
+
+/**
+ * The exact bytes of a response head (and body, if any). Because the response may have been
+ * edited by user code, everything is validated so nothing can smuggle a CR or LF into the
+ * stream, and `Content-Length` is recomputed from the body.
+ *
+ * @throws {TypeError} on a status outside 100-999, a non-token header name, a value or reason with
+ * characters not allowed in a header, or a body on a 1xx response.
+ */
+export function serializeResponse(res: HandshakeResponse): Buffer {
+  if (!Number.isInteger(res.status) || res.status < 100 || res.status > 999) {
+    throw new TypeError(`invalid status code ${res.status}`);
+  }
+  if (!isFieldValue(res.reason)) throw new TypeError(`invalid reason phrase ${JSON.stringify(res.reason)}`);
+  const body = res.body === undefined ? undefined : Buffer.from(res.body, 'utf8');
+  if (body !== undefined && res.status < 200) throw new TypeError(`a ${res.status} response cannot have a body`);
+  let head = `HTTP/1.1 ${res.status} ${res.reason}\r\n`;
+  let wroteLength = false;
+  for (const [name, value] of res.headers) {
+    if (!isToken(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    if (!isFieldValue(value)) throw new TypeError(`invalid value for header ${name}`);
+    if (body !== undefined && name.toLowerCase() === 'content-length') {
+      if (!wroteLength) head += `${name}: ${body.length}\r\n`;
+      wroteLength = true;
+      continue;
+    }
+    head += `${name}: ${value}\r\n`;
+  }
+  if (body !== undefined && !wroteLength) head += `Content-Length: ${body.length}\r\n`;
+  head += '\r\n';
+  const bytes = Buffer.from(head, 'latin1');
+  return body === undefined ? bytes : Buffer.concat([bytes, body]);
+}

@@ -1,0 +1,542 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { CloseCode } from '../frame/close-code.js';
+import type { ProtocolError } from '../frame/errors.js';
+import { Protocol, ReadyState, type ProtocolHandler, type ReadyStateValue } from '../protocol/protocol.js';
+import type { MaskSource } from '../frame/mask.js';
+import { ConnectionClosedError } from './errors.js';
+import { scheduleFlush, type Flushable } from './flush-scheduler.js';
+
+/** Anything `send()` accepts: a string goes as text, everything else as binary. */
+export type SendData = string | Buffer | ArrayBufferView | ArrayBuffer;
+
+/** A received message: text as `string`, binary as `Buffer`. */
+export type Message = string | Buffer;
+
+/** What the handshake learned about the peer's request (server side) or our request (client side). */
+export interface RequestInfo {
+  /** Request target as sent, e.g. `/chat?room=1`. */
+  url: string;
+  /** Path without the query, e.g. `/chat`. */
+  path: string;
+  /** Parsed query string. */
+  query: URLSearchParams;
+  /** Request headers, lowercase names. */
+  headers: Record<string, string | undefined>;
+}
+
+/** Options shared by server and client connections. */
+export interface ConnectionOptions {
+  /** Largest incoming message in bytes; larger fails the connection with 1009. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** How long to wait for the peer to finish the close handshake before dropping TCP. Default 10 s. */
+  closeTimeout?: number;
+  /**
+   * Interval between keepalive pings in ms; 0 disables the heartbeat. Default 0 here; servers and
+   * clients set their own defaults.
+   */
+  pingInterval?: number;
+  /** Time for a pong to arrive before the peer is considered dead and dropped. Default 20 s. */
+  pongTimeout?: number;
+  /**
+   * `await send()` waits for the socket to drain while more than this many bytes are buffered.
+   * Default 64 KiB.
+   */
+  sendHighWaterMark?: number;
+  /**
+   * Hard cap on buffered outgoing bytes: a peer that reads too slowly to stay under it is dropped
+   * (close code 1008) instead of letting memory grow without bound. Default 64 MiB.
+   */
+  maxBufferedAmount?: number;
+  /**
+   * Received messages kept for `recv()`/iteration when nobody is consuming; reading from the
+   * socket pauses beyond this. Default 64.
+   */
+  maxQueuedMessages?: number;
+  /** Masking keys (client only; for tests). */
+  maskSource?: MaskSource;
+}
+
+/** Events of a {@link WebSocketConnection}, with their listener signatures. */
+export interface ConnectionEvents {
+  message: [data: Message, isBinary: boolean];
+  ping: [payload: Buffer];
+  pong: [payload: Buffer];
+  close: [code: number, reason: string];
+  error: [error: Error];
+  drain: [];
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const DEFAULT_CLOSE_TIMEOUT = 10_000;
+const DEFAULT_PONG_TIMEOUT = 20_000;
+const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+const DEFAULT_MAX_BUFFERED = 64 * 1024 * 1024;
+const DEFAULT_MAX_QUEUED = 64;
+
+interface Waiter {
+  resolve(message: Message): void;
+  reject(error: Error): void;
+}
+
+interface PendingPing {
+  payload: Buffer;
+  sentAt: bigint;
+  resolve(rtt: number): void;
+  reject(error: Error): void;
+}
+
+/**
+ * An open WebSocket connection on a socket: the thin I/O binding around a sans-I/O
+ * {@link Protocol}. Use it three ways, all over the same state:
+ *
+ * - `for await (const message of ws)` or `await ws.recv()` (python-websockets style);
+ * - `ws.on('message', (data, isBinary) => …)` (ws style; while a `message` listener is attached,
+ *   messages go to it and not to the queue);
+ * - `await ws.send(data)`, which resolves at once under the high-water mark and waits for drain
+ *   above it.
+ *
+ * Writes are batched: everything sent while handling one incoming chunk, or within one turn of
+ * the event loop, reaches the socket as one write.
+ */
+export class WebSocketConnection extends EventEmitter<ConnectionEvents> implements ProtocolHandler, Flushable {
+  /** @internal */
+  flushScheduled = false;
+  /** Negotiated subprotocol, or `''`. */
+  readonly protocol: string;
+  /** Negotiated extensions as sent in `Sec-WebSocket-Extensions`, or `''`. */
+  readonly extensions: string;
+  /** The handshake request. */
+  readonly request: RequestInfo;
+  /** The underlying socket. */
+  readonly socket: Socket;
+  /** Remote IP address, if known. */
+  readonly remoteAddress: string | undefined;
+  /** Remote port, if known. */
+  readonly remotePort: number | undefined;
+  /** Per-connection data for applications (user id, room, …). */
+  data: Record<string, unknown> = {};
+
+  private readonly core: Protocol;
+  private readonly closeTimeout: number;
+  private readonly pingInterval: number;
+  private readonly pongTimeout: number;
+  private readonly highWaterMark: number;
+  private readonly maxBuffered: number;
+  private readonly maxQueued: number;
+
+  private receiving = false;
+  private socketEnded = false;
+  private closed = false;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private awaitingPong = false;
+  private readonly queue: Message[] = [];
+  private queueHead = 0;
+  private readonly waiters: Waiter[] = [];
+  private pings: PendingPing[] = [];
+  private drainWaiters: Array<{ resolve(): void; reject(error: Error): void }> = [];
+  private closedPromise: Promise<void> | null = null;
+  private resolveClosed: (() => void) | null = null;
+  private pausedForQueue = false;
+  private failure: Error | null = null;
+
+  /**
+   * Binds an already-upgraded socket. `head` holds bytes that arrived after the handshake.
+   * Normally created by the server or by `connect()`, not directly.
+   */
+  constructor(
+    socket: Socket,
+    init: { role: 'server' | 'client'; protocol: string; extensions: string; request: RequestInfo; head?: Buffer | undefined },
+    options: ConnectionOptions = {},
+  ) {
+    super();
+    this.socket = socket;
+    this.protocol = init.protocol;
+    this.extensions = init.extensions;
+    this.request = init.request;
+    this.remoteAddress = socket.remoteAddress;
+    this.remotePort = socket.remotePort;
+    this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.pingInterval = options.pingInterval ?? 0;
+    this.pongTimeout = options.pongTimeout ?? DEFAULT_PONG_TIMEOUT;
+    this.highWaterMark = options.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.maxBuffered = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED;
+    this.maxQueued = options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED;
+    this.core = new Protocol(this, {
+      role: init.role,
+      ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
+      ...(options.maskSource ? { maskSource: options.maskSource } : {}),
+    });
+
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('end', () => this.onSocketEnd());
+    socket.on('close', () => this.onSocketClose());
+    socket.on('error', (error: Error) => this.onSocketError(error));
+    socket.on('drain', () => this.onDrain());
+    if (this.pingInterval > 0) this.startHeartbeat();
+    if (init.head && init.head.length > 0) {
+      const head = init.head;
+      // Deliver after the caller had a chance to attach listeners.
+      process.nextTick(() => this.receive(head));
+    }
+  }
+
+  /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
+  get readyState(): ReadyStateValue {
+    return this.closed ? ReadyState.CLOSED : this.core.state === ReadyState.CLOSED ? ReadyState.CLOSING : this.core.state;
+  }
+
+  /** Bytes queued for sending and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.core.pendingBytes + this.socket.writableLength;
+  }
+
+  /** Close code once closed (1006 when the connection dropped without a close frame). */
+  get closeCode(): number {
+    return this.core.closeCode;
+  }
+
+  /** True when the connection closed with a completed closing handshake and no failure. */
+  get wasClean(): boolean {
+    return this.closed && this.core.closeReceived && this.failure === null;
+  }
+
+  /** Close reason once closed. */
+  get closeReason(): string {
+    return this.core.closeReason;
+  }
+
+  // Sending -----------------------------------------------------------------------------------
+
+  /**
+   * Sends one message: a string as text, anything else as binary (or as text with
+   * `{ binary: false }`). Resolves at once while less than the high-water mark is buffered,
+   * otherwise when the socket drains. Rejects with {@link ConnectionClosedError} once closing.
+   */
+  send(data: SendData, options?: { binary?: boolean }): Promise<void> {
+    const core = this.core;
+    let ok: boolean;
+    if (typeof data === 'string') {
+      ok = options?.binary ? core.sendBinary(Buffer.from(data, 'utf8')) : core.sendText(data);
+    } else {
+      const bytes = toBytes(data);
+      ok = options?.binary === false ? core.sendText(bytes.toString('utf8')) : core.sendBinary(bytes);
+    }
+    if (!ok) return Promise.reject(this.closedError());
+    return this.afterSend();
+  }
+
+  /**
+   * Sends a message of unknown length as fragments, one per item of `source` (§5.4): strings make
+   * a text message, bytes a binary one. Other messages wait until it is finished.
+   */
+  async sendFragments(source: Iterable<SendData> | AsyncIterable<SendData>): Promise<void> {
+    let previous: SendData | undefined;
+    let isBinary = true;
+    let first = true;
+    for await (const item of source as AsyncIterable<SendData>) {
+      if (previous !== undefined) {
+        if (!this.core.sendFragment(fragmentBytes(previous), false, isBinary)) throw this.closedError();
+        await this.afterSend();
+      } else if (first) {
+        isBinary = typeof item !== 'string';
+        first = false;
+      }
+      previous = item;
+    }
+    if (!this.core.sendFragment(previous === undefined ? Buffer.alloc(0) : fragmentBytes(previous), true, isBinary)) {
+      throw this.closedError();
+    }
+    await this.afterSend();
+  }
+
+  /**
+   * Queues pre-encoded frame bytes (e.g. a broadcast frame encoded once). Server connections only.
+   * @internal
+   */
+  sendFrame(frame: Buffer): boolean {
+    if (!this.core.sendRaw(frame)) return false;
+    this.afterSend();
+    return true;
+  }
+
+  /**
+   * Sends a ping and resolves with the round-trip time in milliseconds when the matching pong
+   * arrives (a pong acknowledges every ping sent before it, §5.5.3).
+   */
+  ping(payload?: SendData): Promise<number> {
+    const bytes =
+      payload === undefined ? randomPingPayload() : typeof payload === 'string' ? Buffer.from(payload, 'utf8') : toBytes(payload);
+    if (!this.core.sendPing(bytes)) return Promise.reject(this.closedError());
+    this.requestFlush();
+    return new Promise<number>((resolve, reject) => {
+      this.pings.push({ payload: Buffer.from(bytes), sentAt: process.hrtime.bigint(), resolve, reject });
+    });
+  }
+
+  /** Sends an unsolicited pong (a unidirectional heartbeat, §5.5.3). */
+  pong(payload?: SendData): void {
+    const bytes = payload === undefined ? Buffer.alloc(0) : typeof payload === 'string' ? Buffer.from(payload) : toBytes(payload);
+    if (this.core.sendPong(bytes)) this.requestFlush();
+  }
+
+  /**
+   * Starts the closing handshake (default code 1000) and resolves once the connection is closed.
+   * The peer gets `closeTimeout` ms to answer before TCP is dropped.
+   */
+  close(code: number = CloseCode.NORMAL_CLOSURE, reason = ''): Promise<void> {
+    this.core.close(code, reason);
+    return this.whenClosed();
+  }
+
+  /** Drops the connection at once, without a closing handshake (close code 1006). */
+  terminate(): void {
+    this.socket.destroy();
+  }
+
+  /** Resolves when the connection is closed, however that happens. */
+  whenClosed(): Promise<void> {
+    if (this.closed) return RESOLVED;
+    this.closedPromise ??= new Promise<void>((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    return this.closedPromise;
+  }
+
+  // Receiving ---------------------------------------------------------------------------------
+
+  /**
+   * Resolves with the next message. Rejects with {@link ConnectionClosedError} when the
+   * connection is closed and no message is left.
+   */
+  recv(): Promise<Message> {
+    if (this.queueHead < this.queue.length) return Promise.resolve(this.dequeue());
+    if (this.closed) return Promise.reject(this.closedError());
+    return new Promise<Message>((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Iterates over messages until the connection closes. Ends normally after a normal close
+   * (1000/1001/1005); throws {@link ConnectionClosedError} after an abnormal one.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.recv();
+      } catch (error) {
+        if (error instanceof ConnectionClosedError && error.isNormal) return;
+        throw error;
+      }
+    }
+  }
+
+  private dequeue(): Message {
+    const message = this.queue[this.queueHead]!;
+    this.queue[this.queueHead++] = '';
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    }
+    if (this.pausedForQueue && this.queue.length - this.queueHead <= this.maxQueued >>> 2) {
+      this.pausedForQueue = false;
+      this.socket.resume();
+    }
+    return message;
+  }
+
+  // ProtocolHandler ---------------------------------------------------------------------------
+
+  /** @internal */
+  onMessage(data: Message, isBinary: boolean): void {
+    if (this.emit('message', data, isBinary)) return;
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      waiter.resolve(data);
+      return;
+    }
+    this.queue.push(data);
+    if (!this.pausedForQueue && this.queue.length - this.queueHead >= this.maxQueued) {
+      // Nobody is consuming: stop reading rather than buffer without bound.
+      this.pausedForQueue = true;
+      this.socket.pause();
+    }
+  }
+
+  /** @internal */
+  onPing(payload: Buffer): void {
+    this.emit('ping', payload);
+  }
+
+  /** @internal */
+  onPong(payload: Buffer): void {
+    this.awaitingPong = false;
+    const pings = this.pings;
+    const index = pings.findIndex((ping) => ping.payload.equals(payload));
+    if (index >= 0) {
+      const now = process.hrtime.bigint();
+      for (const ping of pings.splice(0, index + 1)) ping.resolve(Number(now - ping.sentAt) / 1e6);
+    }
+    this.emit('pong', payload);
+  }
+
+  /** @internal */
+  onProtocolError(error: ProtocolError): void {
+    this.failure = error;
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  /** @internal */
+  onOutput(): void {
+    const core = this.core;
+    if (core.closeExpected && this.closeTimer === null && !this.closed) {
+      this.closeTimer = setTimeout(() => this.socket.destroy(), this.closeTimeout);
+    }
+    this.requestFlush();
+  }
+
+  /** @internal Writes everything queued, in one write when possible. */
+  flush(): void {
+    const core = this.core;
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (core.pendingBytes > 0) {
+      const chunks = core.takeOutput();
+      if (chunks.length === 1) {
+        socket.write(chunks[0]!);
+      } else {
+        socket.cork();
+        for (const chunk of chunks) socket.write(chunk);
+        socket.uncork();
+      }
+    }
+    if (core.outputEnded && !this.socketEnded) {
+      this.socketEnded = true;
+      socket.end();
+    }
+  }
+
+  // Socket events -----------------------------------------------------------------------------
+
+  private receive(chunk: Buffer): void {
+    this.receiving = true;
+    try {
+      this.core.receiveData(chunk);
+    } finally {
+      this.receiving = false;
+    }
+    if (this.core.pendingBytes > 0 || this.core.outputEnded) this.flush();
+  }
+
+  private requestFlush(): void {
+    if (!this.receiving) scheduleFlush(this);
+  }
+
+  private afterSend(): Promise<void> {
+    this.requestFlush();
+    const buffered = this.core.pendingBytes + this.socket.writableLength;
+    if (buffered <= this.highWaterMark) return RESOLVED;
+    if (buffered > this.maxBuffered) {
+      // A reader this slow would make us buffer without bound: drop it (§7.4.1 1008, policy).
+      this.core.fail(CloseCode.POLICY_VIOLATION, 'Outgoing buffer limit exceeded');
+      this.failure = new Error(`Outgoing buffer limit of ${this.maxBuffered} bytes exceeded`);
+      this.flush();
+      this.socket.destroy();
+      return Promise.reject(this.closedError());
+    }
+    return new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+  }
+
+  private onDrain(): void {
+    if (this.core.pendingBytes + this.socket.writableLength > this.highWaterMark) return;
+    const waiters = this.drainWaiters;
+    if (waiters.length > 0) {
+      this.drainWaiters = [];
+      for (const waiter of waiters) waiter.resolve();
+    }
+    this.emit('drain');
+  }
+
+  private onSocketEnd(): void {
+    // The peer half-closed. A server ends its side too; a client was waiting for exactly this.
+    this.core.receiveEof();
+    this.flush();
+  }
+
+  private onSocketError(error: Error): void {
+    // ECONNRESET and friends: the 'close' event follows and reports 1006. Surface the cause only
+    // to listeners who asked; an unhandled 'error' must never crash a server.
+    if (!this.failure && !this.core.closeReceived) this.failure = error;
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  private onSocketClose(): void {
+    if (this.closed) return;
+    this.core.receiveEof();
+    this.closed = true;
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    this.closeTimer = this.heartbeatTimer = null;
+    const error = this.closedError();
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    for (const ping of this.pings.splice(0)) ping.reject(error);
+    for (const waiter of this.drainWaiters.splice(0)) waiter.reject(error);
+    this.emit('close', this.core.closeCode, this.core.closeReason);
+    this.resolveClosed?.();
+  }
+
+  private closedError(): ConnectionClosedError {
+    return new ConnectionClosedError(this.core.closeCode, this.core.closeReason);
+  }
+
+  // Heartbeat ---------------------------------------------------------------------------------
+
+  private startHeartbeat(): void {
+    const tick = (): void => {
+      if (this.closed || this.core.state !== ReadyState.OPEN) return;
+      if (this.awaitingPong) {
+        // No pong within pongTimeout: the peer or the path to it is gone.
+        this.core.fail(CloseCode.INTERNAL_ERROR, 'keepalive ping timeout');
+        this.core.closeCode = CloseCode.ABNORMAL_CLOSURE;
+        this.core.closeReason = 'keepalive ping timeout';
+        this.flush();
+        this.socket.destroy();
+        return;
+      }
+      this.awaitingPong = true;
+      if (this.core.sendPing(Buffer.alloc(0))) this.requestFlush();
+      this.heartbeatTimer = setTimeout(tick, this.pongTimeout);
+      this.heartbeatTimer.unref();
+    };
+    const schedule = (): void => {
+      this.heartbeatTimer = setTimeout(tick, this.pingInterval);
+      this.heartbeatTimer.unref();
+    };
+    this.on('pong', () => {
+      if (this.closed) return;
+      if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+      schedule();
+    });
+    schedule();
+  }
+}
+
+/** A Buffer view of `data` (no copy). */
+export function toBytes(data: Buffer | ArrayBufferView | ArrayBuffer): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function fragmentBytes(data: SendData): Buffer | string {
+  return typeof data === 'string' ? data : toBytes(data);
+}
+
+let pingCounter = 0;
+function randomPingPayload(): Buffer {
+  const payload = Buffer.allocUnsafe(4);
+  payload.writeUInt32BE(++pingCounter >>> 0);
+  return payload;
+}
