@@ -7,7 +7,7 @@
  * - `fullduplex/frame`, `fullduplex/handshake`, {@link Protocol}: the sans-I/O protocol core.
  * @packageDocumentation
  */
-export { serve, WebSocketServer, type ServerOptions, type ConnectionHandler, type UpgradeInfo, type VerifyResult, type ServerEvents } from './server/server.js';
+export { serve, WebSocketServer, type ServerOptions, type ConnectionHandler, type RoutingHandler, type UpgradeInfo, type VerifyResult, type ServerEvents } from './server/server.js';
 export { encodeServerMessage } from './server/broadcast.js';
 export { connect, ConnectError, type ClientOptions } from './client/connect.js';
 export { WebSocket, CloseEvent } from './client/whatwg.js';

@@ -67,6 +67,13 @@ export interface ConnectionEvents {
   drain: [];
 }
 
+/** What a connection needs from its server's topic registry. */
+export interface TopicRegistryLike {
+  subscribe(ws: WebSocketConnection, topic: string): boolean;
+  unsubscribe(ws: WebSocketConnection, topic: string): boolean;
+  topics(ws: WebSocketConnection): string[];
+}
+
 const RESOLVED: Promise<void> = Promise.resolve();
 const DEFAULT_CLOSE_TIMEOUT = 10_000;
 const DEFAULT_PONG_TIMEOUT = 20_000;
@@ -114,6 +121,8 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
   readonly remoteAddress: string | undefined;
   /** Remote port, if known. */
   readonly remotePort: number | undefined;
+  /** @internal Set by the server so `subscribe()` works; null on client connections. */
+  topicRegistry: TopicRegistryLike | null = null;
   /** Per-connection data for applications (user id, room, …). */
   data: Record<string, unknown> = {};
 
@@ -304,6 +313,31 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
       this.resolveClosed = resolve;
     });
     return this.closedPromise;
+  }
+
+  // Topics ------------------------------------------------------------------------------------
+
+  /**
+   * Subscribes to `topic`: messages the server publishes to it (`server.publish(topic, data)`)
+   * reach this connection. Server connections only. Returns false if already subscribed.
+   */
+  subscribe(topic: string): boolean {
+    return this.registry().subscribe(this, topic);
+  }
+
+  /** Leaves `topic`. Returns false if not subscribed. */
+  unsubscribe(topic: string): boolean {
+    return this.registry().unsubscribe(this, topic);
+  }
+
+  /** Topics this connection is subscribed to. */
+  get subscriptions(): string[] {
+    return this.topicRegistry?.topics(this) ?? [];
+  }
+
+  private registry(): TopicRegistryLike {
+    if (!this.topicRegistry) throw new Error('Topics are only available on server connections');
+    return this.topicRegistry;
   }
 
   // Receiving ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import {
 } from '../handshake/server.js';
 import { WebSocketConnection, type ConnectionOptions, type RequestInfo, type SendData } from '../io/connection.js';
 import { encodeServerMessage } from './broadcast.js';
+import { TopicRegistry } from './topics.js';
 import { ConnectionClosedError } from '../io/errors.js';
 
 /**
@@ -69,6 +70,18 @@ export interface ServerOptions extends ConnectionOptions {
  */
 export type ConnectionHandler = (ws: WebSocketConnection) => void | Promise<void>;
 
+/**
+ * A handler that also decides at the handshake whether it takes a request — a router answers
+ * 404 for paths it has no route for before any upgrade happens. Pass one wherever a
+ * {@link ConnectionHandler} is accepted.
+ */
+export interface RoutingHandler {
+  /** Handles an accepted connection. */
+  handle(ws: WebSocketConnection): void | Promise<void>;
+  /** Accepts or refuses the upgrade request, like {@link ServerOptions.verify}. */
+  verify(request: UpgradeInfo): VerifyResult | Promise<VerifyResult>;
+}
+
 /** Events of a {@link WebSocketServer}. */
 export interface ServerEvents {
   connection: [ws: WebSocketConnection];
@@ -88,16 +101,24 @@ const DEFAULT_PING_INTERVAL = 20_000;
 export class WebSocketServer extends EventEmitter<ServerEvents> {
   /** Open connections. */
   readonly clients = new Set<WebSocketConnection>();
+  /** @internal Topic subscriptions, shared with the connections. */
+  readonly topics = new TopicRegistry();
   private readonly options: ServerOptions;
   private readonly handler: ConnectionHandler | undefined;
+  private readonly routeVerify: RoutingHandler['verify'] | undefined;
   private listener: NetServer | null = null;
   private readonly handshaking = new Set<Socket>();
   private readonly detachers: Array<() => void> = [];
   private closing = false;
 
-  constructor(handler?: ConnectionHandler, options: ServerOptions = {}) {
+  constructor(handler?: ConnectionHandler | RoutingHandler, options: ServerOptions = {}) {
     super();
-    this.handler = handler;
+    if (typeof handler === 'object' && handler !== null) {
+      this.handler = (ws) => handler.handle(ws);
+      this.routeVerify = (request) => handler.verify(request);
+    } else {
+      this.handler = handler;
+    }
     this.options = { pingInterval: DEFAULT_PING_INTERVAL, ...options };
   }
 
@@ -114,6 +135,27 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       if (ws !== options.except && ws.sendFrame(frame)) count++;
     }
     return count;
+  }
+
+  /**
+   * Publishes a message to every subscriber of `topic` (see {@link WebSocketConnection.subscribe}),
+   * optionally except one. Encoded once; the same bytes are queued on every subscriber.
+   * Returns the number of subscribers it was queued on.
+   */
+  publish(topic: string, data: SendData, options: { except?: WebSocketConnection; binary?: boolean } = {}): number {
+    const subscribers = this.topics.get(topic);
+    if (subscribers.size === 0) return 0;
+    const frame = encodeServerMessage(data, options.binary ?? typeof data !== 'string');
+    let count = 0;
+    for (const ws of subscribers) {
+      if (ws !== options.except && ws.sendFrame(frame)) count++;
+    }
+    return count;
+  }
+
+  /** Number of subscribers of `topic`. */
+  subscriberCount(topic: string): number {
+    return this.topics.get(topic).size;
   }
 
   /** The address the server listens on (after {@link listen}). */
@@ -265,10 +307,12 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       this.refuse(socket, result.response);
       return;
     }
-    if (options.verify) {
+    info.offeredProtocols = result.offeredProtocols;
+    for (const verify of [this.routeVerify, options.verify]) {
+      if (!verify) continue;
       let verdict: VerifyResult;
       try {
-        verdict = await options.verify({ ...info, offeredProtocols: result.offeredProtocols ?? [] });
+        verdict = await verify(info);
       } catch (error) {
         this.emitError(error as Error);
         verdict = 500;
@@ -293,8 +337,12 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       options,
     );
     socket.resume();
+    ws.topicRegistry = this.topics;
     this.clients.add(ws);
-    ws.once('close', () => this.clients.delete(ws));
+    ws.once('close', () => {
+      this.clients.delete(ws);
+      this.topics.unsubscribeAll(ws);
+    });
     callback?.(ws);
     this.emit('connection', ws);
     if (this.handler) this.runHandler(ws);
@@ -344,7 +392,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
  *   for await (const message of ws) await ws.send(`I got your message: ${message}`);
  * }, { port: 8765 });
  */
-export function serve(handler: ConnectionHandler, options: ServerOptions = {}): Promise<WebSocketServer> {
+export function serve(handler: ConnectionHandler | RoutingHandler, options: ServerOptions = {}): Promise<WebSocketServer> {
   return new WebSocketServer(handler, options).listen();
 }
 

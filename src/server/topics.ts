@@ -1,0 +1,51 @@
+import type { WebSocketConnection } from '../io/connection.js';
+
+/**
+ * Publish/subscribe bookkeeping for one server: topic → subscribers, and connection → topics so a
+ * closing connection leaves every topic in one pass.
+ */
+export class TopicRegistry {
+  private readonly subscribers = new Map<string, Set<WebSocketConnection>>();
+  private readonly topicsOf = new WeakMap<WebSocketConnection, Set<string>>();
+
+  /** Adds `ws` to `topic`. Returns false if it was already subscribed. */
+  subscribe(ws: WebSocketConnection, topic: string): boolean {
+    let set = this.subscribers.get(topic);
+    if (!set) this.subscribers.set(topic, (set = new Set()));
+    if (set.has(ws)) return false;
+    set.add(ws);
+    let topics = this.topicsOf.get(ws);
+    if (!topics) this.topicsOf.set(ws, (topics = new Set()));
+    topics.add(topic);
+    return true;
+  }
+
+  /** Removes `ws` from `topic`. Returns false if it was not subscribed. */
+  unsubscribe(ws: WebSocketConnection, topic: string): boolean {
+    const set = this.subscribers.get(topic);
+    if (!set?.delete(ws)) return false;
+    if (set.size === 0) this.subscribers.delete(topic);
+    this.topicsOf.get(ws)?.delete(topic);
+    return true;
+  }
+
+  /** Removes `ws` from every topic (on close). */
+  unsubscribeAll(ws: WebSocketConnection): void {
+    const topics = this.topicsOf.get(ws);
+    if (!topics) return;
+    for (const topic of topics) this.unsubscribe(ws, topic);
+    this.topicsOf.delete(ws);
+  }
+
+  /** Topics `ws` is subscribed to. */
+  topics(ws: WebSocketConnection): string[] {
+    return [...(this.topicsOf.get(ws) ?? [])];
+  }
+
+  /** Subscribers of `topic` (empty when none). */
+  get(topic: string): ReadonlySet<WebSocketConnection> {
+    return this.subscribers.get(topic) ?? EMPTY;
+  }
+}
+
+const EMPTY: ReadonlySet<WebSocketConnection> = new Set();
