@@ -97,7 +97,12 @@ export function buildClientRequest(options: ClientRequestOptions): ClientRequest
   // wss:/https: (443) share defaults, so `host` already has a port exactly when it is needed.
   const headers: Array<[string, string]> = [['Host', url.host]];
   if (url.username !== '' || url.password !== '') {
-    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    let credentials: string;
+    try {
+      credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    } catch {
+      throw new HandshakeError('FD_ERR_INVALID_URL', 'URL credentials are not valid percent-encoding');
+    }
     headers.push(['Authorization', `Basic ${Buffer.from(credentials).toString('base64')}`]);
   }
   headers.push(['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Key', key]);
@@ -124,7 +129,10 @@ export function buildClientRequest(options: ClientRequestOptions): ClientRequest
     else headers.push([name, value]);
   }
 
-  let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\n`;
+  // RFC 6455 §3 resource-name: path, then "?" and the query if there is one, even an empty one
+  // (`url.search` is '' for a bare '?', but the href still ends with it since there is no fragment).
+  const query = url.search !== '' ? url.search : url.href.endsWith('?') ? '?' : '';
+  let head = `GET ${url.pathname}${query} HTTP/1.1\r\n`;
   for (const [name, value] of headers) {
     if (!isToken(name)) throw invalid(`invalid header name ${JSON.stringify(name)}`);
     if (!isFieldValue(value)) throw invalid(`invalid value for header ${name}`);

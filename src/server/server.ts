@@ -3,7 +3,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { CloseCode } from '../frame/close-code.js';
-import { parseRequestHead } from '../handshake/http-head.js';
+import { DEFAULT_MAX_HEAD_SIZE, parseRequestHead } from '../handshake/http-head.js';
 import {
   acceptUpgrade,
   fromIncomingMessage,
@@ -256,9 +256,17 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     }
     this.trackHandshake(socket);
     const limits = { maxHeadSize: this.options.maxHeadSize, maxHeaderCount: this.options.maxHeaderCount };
-    let received: Buffer = Buffer.alloc(0);
+    const maxHeadSize = this.options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
+    let pieces: Buffer[] = [];
+    let size = 0;
     const onData = (chunk: Buffer): void => {
-      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      pieces.push(chunk);
+      size += chunk.length;
+      // A head can only end on a LF, so a client trickling bytes (slowloris) costs a rescan per
+      // line, not per byte: linear work overall.
+      if (chunk.indexOf(0x0a) < 0 && size <= maxHeadSize) return;
+      const received = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, size);
+      pieces = [received];
       const result = parseRequestHead(received, limits);
       if (result.kind === 'incomplete') return;
       socket.off('data', onData);
