@@ -1,5 +1,5 @@
 import { COPY_THRESHOLD, headerSize, writeHeader, type FrameHeaderFields } from './encoder.js';
-import { applyMask, type MaskSource } from './mask.js';
+import { applyMask, maskRange, type MaskSource } from './mask.js';
 
 /** Size of each scratch slab small frames are written into. */
 const SLAB_SIZE = 8192;
@@ -62,12 +62,13 @@ export class FrameWriter {
       return;
     }
     if (size + length > SLAB_SIZE) {
-      // A large masked frame: its own buffer, masked in place after the copy.
+      // Too big for a slab (masked, or unmasked up to COPY_THRESHOLD): its own buffer, masked in
+      // place after the copy when this is a client.
       this.closeRegion();
       const frame = Buffer.allocUnsafe(size + length);
       writeHeader(frame, 0, frameFields, length, this.maskSource);
       frame.set(payload, size);
-      if (length > 0) applyMask(frame.subarray(size), frame.subarray(size - 4, size));
+      if (masked && length > 0) applyMask(frame.subarray(size), frame.subarray(size - 4, size));
       this.chunks.push(frame);
       this.pending += size + length;
       return;
@@ -75,7 +76,7 @@ export class FrameWriter {
     const slab = this.reserve(size + length);
     const at = writeHeader(slab, this.position, frameFields, length, this.maskSource);
     slab.set(payload, at);
-    if (masked && length > 0) applyMask(slab.subarray(at, at + length), slab.subarray(at - 4, at));
+    if (masked && length > 0) maskRange(slab, at, at + length, slab[at - 4]!, slab[at - 3]!, slab[at - 2]!, slab[at - 1]!);
     this.position = at + length;
     this.pending += size + length;
   }
@@ -116,6 +117,15 @@ export class FrameWriter {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
+  /**
+   * Declares every buffer handed out by {@link take} consumed (the socket has written them all), so
+   * the slab can be written again from its start instead of allocating a new one. Call only
+   * when nothing taken is still referenced — e.g. the socket reports no pending writes.
+   */
+  recycle(): void {
+    if (this.pending === 0 && this.slab !== null) this.start = this.position = 0;
+  }
+
   /** Drops the scratch slab, e.g. when the connection goes idle or closes. */
   release(): void {
     this.closeRegion();
@@ -130,7 +140,7 @@ export class FrameWriter {
     const at = this.position + size;
     const length = slab.write(text, at, 'utf8');
     writeHeader(slab, this.position, frameFields, length, this.maskSource);
-    if (masked && length > 0) applyMask(slab.subarray(at, at + length), slab.subarray(at - 4, at));
+    if (masked && length > 0) maskRange(slab, at, at + length, slab[at - 4]!, slab[at - 3]!, slab[at - 2]!, slab[at - 1]!);
     this.position = at + length;
     this.pending += size + length;
   }

@@ -57,6 +57,14 @@ const enum State {
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Node's Buffer constructor for views (`Buffer[Symbol.species]`): `new FastBuffer(ab, off, len)`
+ * skips the argument handling of `subarray`, ~6 ns per message on small frames.
+ */
+const FastBuffer = (Buffer as unknown as { [Symbol.species]: new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer })[
+  Symbol.species
+];
+
+/**
  * Incremental WebSocket frame parser (the receiver): feed it chunks of any size, split anywhere,
  * and it calls the sink with complete messages and control frames.
  *
@@ -271,7 +279,7 @@ export class FrameParser {
     const remaining = this.payloadLength - this.payloadReceived;
     const available = chunk.length - pos;
     const take = available < remaining ? available : remaining;
-    const piece = chunk.subarray(pos, pos + take);
+    const piece = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, take);
     if (this.masked) applyMask(piece, this.maskKey, this.payloadReceived);
     this.payloadReceived += take;
     const done = this.payloadReceived === this.payloadLength;
@@ -334,7 +342,7 @@ export class FrameParser {
       this.failUtf8();
       return;
     }
-    this.utf8.reset();
+    if (this.validateText) this.utf8.reset();
     if (rsv !== 0) {
       const decoded = this.decodeWithExtensions(data, rsv);
       if (decoded === null) return;

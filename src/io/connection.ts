@@ -445,6 +445,8 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
         for (const chunk of chunks) socket.write(chunk);
         socket.uncork();
       }
+      // Written synchronously to the kernel: the slab regions just taken are free again.
+      if (socket.writableLength === 0) core.recycleOutput();
     }
     if (core.outputEnded && !this.socketEnded) {
       this.socketEnded = true;

@@ -137,6 +137,14 @@ export class Protocol implements FrameSink {
     return this.writer.take();
   }
 
+  /**
+   * Tells the protocol that every buffer taken so far has been fully written (the socket holds no
+   * pending data), so its output slab can be reused instead of allocating a new one.
+   */
+  recycleOutput(): void {
+    this.writer.recycle();
+  }
+
   /** True when the I/O layer should end its output (half-close TCP) after writing what is queued. */
   get outputEnded(): boolean {
     return this.endRequested;
