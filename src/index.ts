@@ -22,3 +22,12 @@ export {
 export { ConnectionClosedError } from './io/errors.js';
 export { Protocol, ReadyState, type ProtocolHandler, type ProtocolOptions, type ReadyStateValue } from './protocol/protocol.js';
 export { CloseCode, isValidWireCloseCode, ProtocolError, type ProtocolErrorCode } from './frame/index.js';
+export { Router, type RouteHandler, type RouteMatch, type RouteParams, type ParamNames } from './router/index.js';
+export {
+  ReconnectingWebSocket,
+  ReconnectingError,
+  type ReconnectOptions,
+  type ReconnectingOptions,
+  type ReconnectingEvent,
+  type ReconnectingEvents,
+} from './client/reconnecting.js';

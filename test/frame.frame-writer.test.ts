@@ -250,7 +250,7 @@ describe('FrameWriter.writeRaw', () => {
 });
 
 describe('FrameWriter.recycle', () => {
-  it('reuses the slab from its start once everything taken is declared written', () => {
+  test('reuses the slab from its start once everything taken is declared written', () => {
     const writer = new FrameWriter(null);
     writer.writeFrame(0x2, true, 0, Buffer.from([1, 2, 3]));
     const [first] = writer.take();
@@ -262,7 +262,7 @@ describe('FrameWriter.recycle', () => {
     expect([...second!]).toEqual([0x82, 3, 4, 5, 6]);
   });
 
-  it('does nothing while frames are pending (they would be overwritten)', () => {
+  test('does nothing while frames are pending (they would be overwritten)', () => {
     const writer = new FrameWriter(null);
     writer.writeFrame(0x2, true, 0, Buffer.from([1, 2, 3]));
     writer.recycle();

@@ -133,7 +133,6 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
         },
         { pingInterval: DEFAULT_CLIENT_PING_INTERVAL, ...options },
       );
-      socket.resume();
       resolve(ws);
     };
     const cleanup = (): void => {

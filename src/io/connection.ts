@@ -180,17 +180,21 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
 
     socket.setNoDelay(true);
     socket.setTimeout(0);
+    // Paused until the bytes that came with the handshake are delivered, so order is kept.
+    socket.pause();
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('end', () => this.onSocketEnd());
     socket.on('close', () => this.onSocketClose());
     socket.on('error', (error: Error) => this.onSocketError(error));
     socket.on('drain', () => this.onDrain());
     if (this.pingInterval > 0) this.startHeartbeat();
-    if (init.head && init.head.length > 0) {
-      const head = init.head;
-      // Deliver after the caller had a chance to attach listeners.
-      process.nextTick(() => this.receive(head));
-    }
+    const head = init.head;
+    // Start reading only after the caller had a chance to attach listeners: `connect()`'s
+    // promise continuation and the server's 'connection' handlers run before the next macrotask.
+    setImmediate(() => {
+      if (head && head.length > 0 && !this.closed) this.receive(head);
+      if (!this.pausedForQueue && !this.closed) socket.resume();
+    });
   }
 
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
@@ -438,11 +442,16 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
     if (socket.destroyed) return;
     if (core.pendingBytes > 0) {
       const chunks = core.takeOutput();
-      if (chunks.length === 1) {
-        socket.write(chunks[0]!);
+      // Someone awaits send(): learn when this batch is written even if the socket never needs
+      // a 'drain' (it only emits one after a write past its own high-water mark).
+      const written = this.drainWaiters.length > 0 ? this.onWritten : undefined;
+      const last = chunks.length - 1;
+      if (last === 0) {
+        socket.write(chunks[0]!, written);
       } else {
         socket.cork();
-        for (const chunk of chunks) socket.write(chunk);
+        for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+        socket.write(chunks[last]!, written);
         socket.uncork();
       }
       // Written synchronously to the kernel: the slab regions just taken are free again.
@@ -484,6 +493,10 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
     }
     return new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
   }
+
+  private readonly onWritten = (): void => {
+    if (this.drainWaiters.length > 0) this.onDrain();
+  };
 
   private onDrain(): void {
     if (this.core.pendingBytes + this.socket.writableLength > this.highWaterMark) return;

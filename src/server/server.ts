@@ -107,7 +107,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   private readonly handler: ConnectionHandler | undefined;
   private readonly routeVerify: RoutingHandler['verify'] | undefined;
   private listener: NetServer | null = null;
-  private readonly handshaking = new Set<Socket>();
+  /** Sockets still in the opening handshake, with the timer that drops them. */
+  private readonly handshaking = new Map<Socket, NodeJS.Timeout>();
   private readonly detachers: Array<() => void> = [];
   private closing = false;
 
@@ -236,7 +237,10 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const listenerClosed = listener
       ? new Promise<void>((resolve) => listener.close(() => resolve()))
       : Promise.resolve();
-    for (const socket of this.handshaking) socket.destroy();
+    for (const [socket, timer] of this.handshaking) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
     this.handshaking.clear();
     await Promise.all([...this.clients].map((ws) => ws.close(code, reason)));
     await listenerClosed;
@@ -287,11 +291,21 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     socket.on('data', onData);
   }
 
+  private endHandshake(socket: Socket): void {
+    const timer = this.handshaking.get(socket);
+    if (timer) clearTimeout(timer);
+    this.handshaking.delete(socket);
+  }
+
   private trackHandshake(socket: Socket): void {
-    this.handshaking.add(socket);
+    // A fixed deadline from accept, not an idle timeout: a client trickling one byte at a time
+    // (slowloris) must not be able to hold the socket open.
+    this.handshaking.set(
+      socket,
+      setTimeout(() => socket.destroy(), this.handshakeTimeout),
+    );
     socket.on('error', noop);
-    socket.setTimeout(this.handshakeTimeout, () => socket.destroy());
-    socket.once('close', () => this.handshaking.delete(socket));
+    socket.once('close', () => this.endHandshake(socket));
   }
 
   // The upgrade, whichever way the request came --------------------------------------------------
@@ -336,9 +350,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       return;
     }
     socket.write(serializeResponse(result.response));
-    socket.setTimeout(0);
     socket.off('error', noop);
-    this.handshaking.delete(socket);
+    this.endHandshake(socket);
     const ws = new WebSocketConnection(
       socket,
       { role: 'server', protocol: result.protocol ?? '', extensions: '', request: info, head },
