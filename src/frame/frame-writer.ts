@@ -1,8 +1,13 @@
 import { COPY_THRESHOLD, headerSize, writeHeader, type FrameHeaderFields } from './encoder.js';
 import { applyMask, maskRange, type MaskSource } from './mask.js';
 
-/** Size of each scratch slab small frames are written into. */
+/** Initial size of the scratch slab small frames are written into. */
 const SLAB_SIZE = 8192;
+/**
+ * The slab doubles up to this size when one batch outgrows it, so a busy connection (a broadcast
+ * receiver getting ~32 KiB per turn) settles on one reused slab and one write per turn.
+ */
+const MAX_SLAB_SIZE = 64 * 1024;
 /** Strings this short encode to at most 3 × 41 = 123 bytes, so their header length is known up front. */
 const SHORT_STRING = 41;
 
@@ -61,9 +66,8 @@ export class FrameWriter {
       this.pending += size + length;
       return;
     }
-    if (size + length > SLAB_SIZE) {
-      // Too big for a slab (masked, or unmasked up to COPY_THRESHOLD): its own buffer, masked in
-      // place after the copy when this is a client.
+    if (size + length > MAX_SLAB_SIZE >>> 1) {
+      // A large masked frame: its own buffer, masked in place after the copy.
       this.closeRegion();
       const frame = Buffer.allocUnsafe(size + length);
       writeHeader(frame, 0, frameFields, length, this.maskSource);
@@ -123,7 +127,11 @@ export class FrameWriter {
    * when nothing taken is still referenced — e.g. the socket reports no pending writes.
    */
   recycle(): void {
-    if (this.pending === 0 && this.slab !== null) this.start = this.position = 0;
+    const slab = this.slab;
+    if (this.pending !== 0 || slab === null) return;
+    // A slab grown for a burst is dropped once batches are small again (memory per idle connection).
+    if (slab.length > SLAB_SIZE && this.position < slab.length >>> 2) this.slab = null;
+    this.start = this.position = 0;
   }
 
   /** Drops the scratch slab, e.g. when the connection goes idle or closes. */
@@ -150,7 +158,9 @@ export class FrameWriter {
     const slab = this.slab;
     if (slab !== null && slab.length - this.position >= bytes) return slab;
     this.closeRegion();
-    const fresh = Buffer.allocUnsafe(Math.max(SLAB_SIZE, bytes));
+    let size = slab === null ? SLAB_SIZE : Math.min(slab.length * 2, MAX_SLAB_SIZE);
+    if (size < bytes) size = bytes;
+    const fresh = Buffer.allocUnsafe(size);
     this.slab = fresh;
     this.start = this.position = 0;
     return fresh;

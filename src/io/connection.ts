@@ -117,10 +117,6 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
   readonly request: RequestInfo;
   /** The underlying socket. */
   readonly socket: Socket;
-  /** Remote IP address, if known. */
-  readonly remoteAddress: string | undefined;
-  /** Remote port, if known. */
-  readonly remotePort: number | undefined;
   /** @internal Set by the server so `subscribe()` works; null on client connections. */
   topicRegistry: TopicRegistryLike | null = null;
   /** Per-connection data for applications (user id, room, …). */
@@ -164,8 +160,6 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
     this.protocol = init.protocol;
     this.extensions = init.extensions;
     this.request = init.request;
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.pingInterval = options.pingInterval ?? 0;
     this.pongTimeout = options.pongTimeout ?? DEFAULT_PONG_TIMEOUT;
@@ -179,7 +173,6 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
     });
 
     socket.setNoDelay(true);
-    socket.setTimeout(0);
     // Paused until the bytes that came with the handshake are delivered, so order is kept.
     socket.pause();
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -195,6 +188,16 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
       if (head && head.length > 0 && !this.closed) this.receive(head);
       if (!this.pausedForQueue && !this.closed) socket.resume();
     });
+  }
+
+  /** Remote IP address (read on first use — a system call — and cached by the socket). */
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  /** Remote port. */
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
   }
 
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
@@ -238,7 +241,7 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
       const bytes = toBytes(data);
       ok = options?.binary === false ? core.sendText(bytes.toString('utf8')) : core.sendBinary(bytes);
     }
-    if (!ok) return Promise.reject(this.closedError());
+    if (!ok) return settled(Promise.reject(this.closedError()));
     return this.afterSend();
   }
 
@@ -283,11 +286,13 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
   ping(payload?: SendData): Promise<number> {
     const bytes =
       payload === undefined ? randomPingPayload() : typeof payload === 'string' ? Buffer.from(payload, 'utf8') : toBytes(payload);
-    if (!this.core.sendPing(bytes)) return Promise.reject(this.closedError());
+    if (!this.core.sendPing(bytes)) return settled(Promise.reject(this.closedError()));
     this.requestFlush();
-    return new Promise<number>((resolve, reject) => {
-      this.pings.push({ payload: Buffer.from(bytes), sentAt: process.hrtime.bigint(), resolve, reject });
-    });
+    return settled(
+      new Promise<number>((resolve, reject) => {
+        this.pings.push({ payload: Buffer.from(bytes), sentAt: process.hrtime.bigint(), resolve, reject });
+      }),
+    );
   }
 
   /** Sends an unsolicited pong (a unidirectional heartbeat, §5.5.3). */
@@ -489,9 +494,9 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
       this.failure = new Error(`Outgoing buffer limit of ${this.maxBuffered} bytes exceeded`);
       this.flush();
       this.socket.destroy();
-      return Promise.reject(this.closedError());
+      return settled(Promise.reject(this.closedError()));
     }
-    return new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+    return settled(new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject })));
   }
 
   private readonly onWritten = (): void => {
@@ -528,10 +533,12 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
     if (this.closeTimer) clearTimeout(this.closeTimer);
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     this.closeTimer = this.heartbeatTimer = null;
-    const error = this.closedError();
-    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
-    for (const ping of this.pings.splice(0)) ping.reject(error);
-    for (const waiter of this.drainWaiters.splice(0)) waiter.reject(error);
+    if (this.waiters.length + this.pings.length + this.drainWaiters.length > 0) {
+      const error = this.closedError();
+      for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+      for (const ping of this.pings.splice(0)) ping.reject(error);
+      for (const waiter of this.drainWaiters.splice(0)) waiter.reject(error);
+    }
     this.emit('close', this.core.closeCode, this.core.closeReason);
     this.resolveClosed?.();
   }
@@ -570,6 +577,18 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
     });
     schedule();
   }
+}
+
+function noop(): void {}
+
+/**
+ * Marks `promise` as handled and returns it. `ws.on('message', (m) => ws.send(m))` never awaits
+ * the promise, and a send that fails because the peer went away must not become an unhandled
+ * rejection that kills the process; a caller who does await still sees the rejection.
+ */
+function settled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(noop);
+  return promise;
 }
 
 /** A Buffer view of `data` (no copy). */

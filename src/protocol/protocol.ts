@@ -160,14 +160,14 @@ export class Protocol implements FrameSink {
 
   /** Queues a text message. Returns false (sending nothing) once the connection is closing. */
   sendText(text: string): boolean {
-    if (this.closeSent) return false;
+    if (!this.isWritable) return false;
     this.writer.writeFrame(Opcode.TEXT, true, 0, text);
     return true;
   }
 
   /** Queues a binary message. Returns false (sending nothing) once the connection is closing. */
   sendBinary(data: Uint8Array): boolean {
-    if (this.closeSent) return false;
+    if (!this.isWritable) return false;
     this.writer.writeFrame(Opcode.BINARY, true, 0, data);
     return true;
   }
@@ -177,7 +177,7 @@ export class Protocol implements FrameSink {
    * fixes the message type; `fin` ends it. Control frames may be sent between fragments.
    */
   sendFragment(data: Uint8Array | string, fin: boolean, isBinary = typeof data !== 'string'): boolean {
-    if (this.closeSent) return false;
+    if (!this.isWritable) return false;
     const opcode = this.sendingFragmented === 0 ? (isBinary ? Opcode.BINARY : Opcode.TEXT) : Opcode.CONTINUATION;
     if (this.sendingFragmented === 0) this.sendingFragmented = opcode;
     if (fin) this.sendingFragmented = 0;
@@ -190,14 +190,14 @@ export class Protocol implements FrameSink {
    * server connections. The caller guarantees they are valid for this side (unmasked for a server).
    */
   sendRaw(frame: Buffer): boolean {
-    if (this.closeSent) return false;
+    if (!this.isWritable) return false;
     this.writer.writeRaw(frame);
     return true;
   }
 
   /** Queues a ping (payload at most 125 bytes, §5.5). */
   sendPing(payload: Uint8Array = EMPTY): boolean {
-    if (this.closeSent) return false;
+    if (!this.isWritable) return false;
     if (payload.length > 125) throw new RangeError('A ping payload must not exceed 125 bytes');
     this.writer.writeFrame(Opcode.PING, true, 0, payload);
     return true;
@@ -205,7 +205,7 @@ export class Protocol implements FrameSink {
 
   /** Queues a pong (payload at most 125 bytes, §5.5). */
   sendPong(payload: Uint8Array = EMPTY): boolean {
-    if (this.closeSent) return false;
+    if (!this.isWritable) return false;
     if (payload.length > 125) throw new RangeError('A pong payload must not exceed 125 bytes');
     this.writer.writeFrame(Opcode.PONG, true, 0, payload);
     return true;
@@ -250,6 +250,11 @@ export class Protocol implements FrameSink {
     }
     this.writer.writeFrame(Opcode.CLOSE, true, 0, payload);
     this.closeSent = true;
+  }
+
+  /** Frames may still be queued: no close frame sent and TCP not gone (§5.5.1). */
+  get isWritable(): boolean {
+    return !this.closeSent && this.state !== ReadyState.CLOSED;
   }
 
   // FrameSink: events from the parser ------------------------------------------------------------

@@ -111,9 +111,15 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   private readonly handshaking = new Map<Socket, NodeJS.Timeout>();
   private readonly detachers: Array<() => void> = [];
   private closing = false;
+  /** One shared 'close' listener for sockets in the handshake (`this` is the socket). */
+  private readonly onHandshakeSocketClose: (this: Socket) => void;
 
   constructor(handler?: ConnectionHandler | RoutingHandler, options: ServerOptions = {}) {
     super();
+    const server = this;
+    this.onHandshakeSocketClose = function (this: Socket): void {
+      server.endHandshake(this);
+    };
     if (typeof handler === 'object' && handler !== null) {
       this.handler = (ws) => handler.handle(ws);
       this.routeVerify = (request) => handler.verify(request);
@@ -305,7 +311,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       setTimeout(() => socket.destroy(), this.handshakeTimeout),
     );
     socket.on('error', noop);
-    socket.once('close', () => this.endHandshake(socket));
+    socket.once('close', this.onHandshakeSocketClose);
   }
 
   // The upgrade, whichever way the request came --------------------------------------------------
@@ -351,6 +357,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     }
     socket.write(serializeResponse(result.response));
     socket.off('error', noop);
+    socket.off('close', this.onHandshakeSocketClose);
     this.endHandshake(socket);
     const ws = new WebSocketConnection(
       socket,
@@ -424,18 +431,37 @@ function refusalFor(verdict: VerifyResult): HandshakeResponse | null {
   return rejectResponse(verdict.status, verdict.message, verdict.headers);
 }
 
+/** The request as hooks and connections see it; the query and address are computed on first use. */
+class UpgradeInfoImpl implements UpgradeInfo {
+  readonly url: string;
+  readonly path: string;
+  readonly headers: Record<string, string | undefined>;
+  readonly method: string;
+  offeredProtocols: string[] = [];
+  private parsedQuery: URLSearchParams | null = null;
+
+  constructor(
+    request: UpgradeRequest,
+    private readonly socket: Socket,
+  ) {
+    this.url = request.target;
+    this.path = pathOf(request.target);
+    this.headers = request.headers;
+    this.method = request.method;
+  }
+
+  get query(): URLSearchParams {
+    const q = this.url.indexOf('?');
+    return (this.parsedQuery ??= new URLSearchParams(q < 0 ? '' : this.url.slice(q + 1)));
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+}
+
 function upgradeInfo(request: UpgradeRequest, socket: Socket): UpgradeInfo {
-  const url = request.target;
-  const q = url.indexOf('?');
-  return {
-    url,
-    path: q < 0 ? url : url.slice(0, q),
-    query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
-    headers: request.headers,
-    method: request.method,
-    remoteAddress: socket.remoteAddress,
-    offeredProtocols: [],
-  };
+  return new UpgradeInfoImpl(request, socket);
 }
 
 function pathOf(url: string): string {
