@@ -328,9 +328,12 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
 
   /**
    * Subscribes to `topic`: messages the server publishes to it (`server.publish(topic, data)`)
-   * reach this connection. Server connections only. Returns false if already subscribed.
+   * reach this connection. Server connections only. Returns false if already subscribed or
+   * the connection is closed.
    */
   subscribe(topic: string): boolean {
+    // A closed connection would stay in the registry forever: its cleanup already ran.
+    if (this.closed) return false;
     return this.registry().subscribe(this, topic);
   }
 

@@ -111,6 +111,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   private readonly handshaking = new Map<Socket, NodeJS.Timeout>();
   private readonly detachers: Array<() => void> = [];
   private closing = false;
+  private closed: Promise<void> | null = null;
   /** One shared 'close' listener for sockets in the handshake (`this` is the socket). */
   private readonly onHandshakeSocketClose: (this: Socket) => void;
 
@@ -235,8 +236,13 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
    * close handshakes (up to `closeTimeout`), then drops what is left. Resolves when everything
    * is closed; no socket or timer is left behind.
    */
-  async close(code: number = CloseCode.GOING_AWAY, reason = 'Server shutting down'): Promise<void> {
-    if (this.closing) return;
+  close(code: number = CloseCode.GOING_AWAY, reason = 'Server shutting down'): Promise<void> {
+    // A second caller (say, SIGINT during shutdown) waits for the same shutdown.
+    this.closed ??= this.shutDown(code, reason);
+    return this.closed;
+  }
+
+  private async shutDown(code: number, reason: string): Promise<void> {
     this.closing = true;
     for (const detach of this.detachers.splice(0)) detach();
     const listener = this.listener;
