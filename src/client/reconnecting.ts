@@ -94,7 +94,9 @@ interface EventSink {
  *
  * Follow it with events (`open`, `message`, `disconnect`, `reconnecting`, `stop`) or by
  * iterating it: `for await (const event of rws)` yields the same events as
- * {@link ReconnectingEvent} values and ends after `stop()` (throws if it gave up).
+ * {@link ReconnectingEvent} values and ends after `stop()` (throws if it gave up). While an
+ * iterator lags `maxQueuedMessages` events behind, reading from the socket pauses. Messages that
+ * arrive with neither a `message` listener nor an iterator are dropped.
  *
  * @example
  * const rws = new ReconnectingWebSocket('ws://127.0.0.1:8765', { reconnect: { maxDelay: 5000 } });
@@ -125,7 +127,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEvents> {
   private opened = 0;
   private abort: AbortController | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private wakeTimer: (() => void) | null = null;
+  private cancelSleep: (() => void) | null = null;
   private readonly sinks = new Set<EventSink>();
   private paused = false;
   private pausedSocket: WebSocketConnection['socket'] | null = null;
@@ -217,7 +219,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEvents> {
       this.stopped = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
-      this.wakeTimer?.();
+      this.cancelSleep?.();
       this.abort?.abort();
       const ws = this.current;
       if (ws) await ws.close(code, reason).catch(noop);
@@ -322,11 +324,11 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEvents> {
 
   private sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      this.wakeTimer = resolve;
+      this.cancelSleep = resolve;
       this.timer = setTimeout(resolve, ms);
     }).finally(() => {
       this.timer = null;
-      this.wakeTimer = null;
+      this.cancelSleep = null;
     });
   }
 
