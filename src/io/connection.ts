@@ -274,9 +274,8 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
    * @internal
    */
   sendFrame(frame: Buffer): boolean {
-    if (!this.core.sendRaw(frame)) return false;
-    this.afterSend();
-    return true;
+    // No promise here: a broadcast to thousands must not allocate one per receiver.
+    return this.core.sendRaw(frame) && this.queued() >= 0;
   }
 
   /**
@@ -488,19 +487,27 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
   }
 
   private afterSend(): Promise<void> {
-    this.requestFlush();
-    const buffered = this.core.pendingBytes + this.socket.writableLength;
+    const buffered = this.queued();
     if (buffered <= this.highWaterMark) return RESOLVED;
-    if (buffered > this.maxBuffered) {
-      // A reader this slow would make us buffer without bound: drop it (§7.4.1 1008, policy).
-      this.core.fail(CloseCode.POLICY_VIOLATION, 'Outgoing buffer limit exceeded');
-      this.failure = new Error(`Outgoing buffer limit of ${this.maxBuffered} bytes exceeded`);
-      this.flush();
-      this.socket.destroy();
-      return settled(Promise.reject(this.closedError()));
-    }
+    if (buffered < 0) return settled(Promise.reject(this.closedError()));
     return settled(new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject })));
   }
+
+  /**
+   * Schedules the flush and returns the bytes buffered — or -1 after dropping a reader too slow
+   * to stay under `maxBufferedAmount`, which would otherwise make us buffer without bound.
+   */
+  private queued(): number {
+    this.requestFlush();
+    const buffered = this.core.pendingBytes + this.socket.writableLength;
+    if (buffered <= this.maxBuffered) return buffered;
+    this.core.fail(CloseCode.POLICY_VIOLATION, 'Outgoing buffer limit exceeded');
+    this.failure = new Error(`Outgoing buffer limit of ${this.maxBuffered} bytes exceeded`);
+    this.flush();
+    this.socket.destroy();
+    return -1;
+  }
+
 
   private readonly onWritten = (): void => {
     if (this.drainWaiters.length > 0) this.onDrain();
