@@ -270,3 +270,43 @@ describe('FrameWriter.recycle', () => {
     expect([...writer.take()[0]!]).toEqual([0x82, 3, 1, 2, 3, 0x82, 1, 4]);
   });
 });
+
+describe('FrameWriter.writeShared', () => {
+  const frame = (byte: number): Buffer => Buffer.from([0x82, 1, byte]);
+
+  test('merges consecutive regions of one shared buffer into one view, without copying', () => {
+    const shared = Buffer.concat([frame(1), frame(2), frame(3)]);
+    const writer = new FrameWriter(null);
+    writer.writeShared(shared, 0, 3);
+    writer.writeShared(shared, 3, 6);
+    writer.writeShared(shared, 6, 9);
+    expect(writer.pendingBytes).toBe(9);
+    const out = writer.take();
+    expect(out).toHaveLength(1);
+    expect(out[0]!.buffer).toBe(shared.buffer);
+    expect([...out[0]!]).toEqual([...shared]);
+  });
+
+  test('keeps order when shared regions and own frames interleave', () => {
+    const shared = Buffer.concat([frame(1), frame(2)]);
+    const writer = new FrameWriter(null);
+    writer.writeShared(shared, 0, 3);
+    writer.writeFrame(Opcode.BINARY, true, 0, Buffer.from([9]));
+    writer.writeShared(shared, 3, 6);
+    const events = parseChunks({ role: 'client' }, [Buffer.concat(writer.take())]);
+    expect(events.map((e) => (e.type === 'binary' ? e.data[0] : -1))).toEqual([1, 9, 2]);
+  });
+
+  test('regions of different buffers, or not adjacent, stay separate', () => {
+    const a = Buffer.concat([frame(1), frame(2)]);
+    const b = frame(3);
+    const writer = new FrameWriter(null);
+    writer.writeShared(a, 0, 3);
+    writer.writeShared(b, 0, 3);
+    writer.writeShared(a, 3, 6);
+    const out = writer.take();
+    expect(out).toHaveLength(3);
+    const events = parseChunks({ role: 'client' }, [Buffer.concat(out)]);
+    expect(events.map((e) => (e.type === 'binary' ? e.data[0] : -1))).toEqual([1, 3, 2]);
+  });
+});

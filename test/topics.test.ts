@@ -120,12 +120,13 @@ describe('server.broadcast', () => {
   it('encodes the frame once: every connection is handed the same bytes', async () => {
     const { server, accept } = await startServer();
     const clients = [await accept(), await accept(), await accept()].map(([client]) => client);
-    const sendFrame = vi.spyOn(WebSocketConnection.prototype, 'sendFrame');
+    const sendShared = vi.spyOn(WebSocketConnection.prototype, 'sendShared');
     server.broadcast('x'.repeat(1000));
-    expect(sendFrame).toHaveBeenCalledTimes(3);
-    const frames = sendFrame.mock.calls.map(([frame]) => frame);
-    expect(frames[1]).toBe(frames[0]);
-    expect(frames[2]).toBe(frames[0]);
+    expect(sendShared).toHaveBeenCalledTimes(3);
+    // The same region of the same buffer, by reference: encoded once, never copied per receiver.
+    const [buffer, start, end] = sendShared.mock.calls[0]!;
+    for (const call of sendShared.mock.calls) expect(call).toEqual([buffer, start, end]);
+    for (const call of sendShared.mock.calls) expect(call[0]).toBe(buffer);
     for (const client of clients) expect(await client.recv()).toBe('x'.repeat(1000));
   });
 });
@@ -191,17 +192,19 @@ describe('topics', () => {
     const { server, accept } = await startServer();
     const pairs = [await accept(), await accept(), await accept(), await accept()];
     for (const [, peer] of pairs) peer.subscribe('t');
-    const sendFrame = vi.spyOn(WebSocketConnection.prototype, 'sendFrame');
+    const sendShared = vi.spyOn(WebSocketConnection.prototype, 'sendShared');
     expect(server.publish('t', Buffer.alloc(300, 7))).toBe(4);
-    const frames = new Set(sendFrame.mock.calls.map(([frame]) => frame));
-    expect(frames.size).toBe(1);
+    const buffers = new Set(sendShared.mock.calls.map(([buffer]) => buffer));
+    expect(buffers.size).toBe(1);
+    const [buffer, start, end] = sendShared.mock.calls[0]!;
+    for (const call of sendShared.mock.calls) expect(call.slice(1)).toEqual([start, end]);
     // The frame is a complete unmasked binary frame: FIN + opcode 2, 16-bit length 300.
-    const [frame] = frames;
-    expect([...frame!.subarray(0, 4)]).toEqual([0x82, 126, 0x01, 0x2c]);
+    expect(end - start).toBe(304);
+    expect([...buffer.subarray(start, start + 4)]).toEqual([0x82, 126, 0x01, 0x2c]);
     for (const [client] of pairs) expect(await client.recv()).toEqual(Buffer.alloc(300, 7));
-    sendFrame.mockClear();
+    sendShared.mockClear();
     expect(server.publish('empty', 'x')).toBe(0);
-    expect(sendFrame).not.toHaveBeenCalled();
+    expect(sendShared).not.toHaveBeenCalled();
   });
 
   it('keeps per-connection order between published and directly sent messages', async () => {
@@ -250,5 +253,33 @@ describe('topics', () => {
     expect(client.closeCode).toBe(1001);
     expect(server.subscriberCount('t')).toBe(0);
     expect(server.clients.size).toBe(0);
+  });
+});
+
+describe('many publishes in one turn', () => {
+  it('arrive complete and in order, interleaved with direct sends and broadcasts', async () => {
+    const { server, accept } = await startServer();
+    const pairs = [await accept(), await accept()];
+    for (const [, peer] of pairs) peer.subscribe('t');
+    const expected: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      // Sizes cross the shared batch's growth steps (4 KiB up to 64 KiB) and one large frame.
+      const text = `${i}:` + 'x'.repeat(i === 100 ? 70_000 : i * 7);
+      if (i % 50 === 25) {
+        for (const [, peer] of pairs) void peer.send(`direct ${i}`);
+        expected.push(`direct ${i}`);
+      }
+      if (i % 40 === 5) {
+        server.broadcast(`all ${i}`);
+        expected.push(`all ${i}`);
+      }
+      server.publish('t', text);
+      expected.push(text);
+    }
+    for (const [client] of pairs) {
+      const got: string[] = [];
+      for (let i = 0; i < expected.length; i++) got.push(String(await client.recv()));
+      expect(got).toEqual(expected);
+    }
   });
 });

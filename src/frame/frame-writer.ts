@@ -31,6 +31,10 @@ export class FrameWriter {
   private position = 0;
   private readonly chunks: Buffer[] = [];
   private pending = 0;
+  /** Open region of a shared buffer (see {@link writeShared}); null when none is open. */
+  private shared: Buffer | null = null;
+  private sharedStart = 0;
+  private sharedEnd = 0;
 
   /**
    * @param maskSource masking keys for a client's frames (RFC 6455 §5.3); `null` for a server,
@@ -104,6 +108,24 @@ export class FrameWriter {
   }
 
   /**
+   * Appends `buffer[start, end)` — complete frames in a buffer shared with other connections — by
+   * reference. Consecutive regions of the same buffer merge into one, so a connection that got
+   * 32 broadcast frames in a turn writes one view of the shared batch: no copy per receiver, no
+   * allocation per frame. The caller never rewrites the region.
+   */
+  writeShared(buffer: Buffer, start: number, end: number): void {
+    if (this.shared === buffer && this.sharedEnd === start) {
+      this.sharedEnd = end;
+    } else {
+      this.closeRegion();
+      this.shared = buffer;
+      this.sharedStart = start;
+      this.sharedEnd = end;
+    }
+    this.pending += end - start;
+  }
+
+  /**
    * Hands over everything written since the last call, in order, as buffers for one vectored
    * write (usually exactly one buffer). Returns an empty array when nothing is pending.
    */
@@ -155,6 +177,7 @@ export class FrameWriter {
 
   /** Ensures `bytes` fit in the slab after `position`, starting a new slab when they don't. */
   private reserve(bytes: number): Buffer {
+    if (this.shared !== null) this.closeRegion();
     const slab = this.slab;
     if (slab !== null && slab.length - this.position >= bytes) return slab;
     this.closeRegion();
@@ -166,8 +189,14 @@ export class FrameWriter {
     return fresh;
   }
 
-  /** Moves the bytes written since `start` into the output list as one view of the slab. */
+  /** Moves the open region (the slab's bytes since `start`, or a shared one) into the output list. */
   private closeRegion(): void {
+    // At most one region is open: a shared one, or the slab's.
+    if (this.shared !== null) {
+      this.chunks.push(this.shared.subarray(this.sharedStart, this.sharedEnd));
+      this.shared = null;
+      return;
+    }
     if (this.slab !== null && this.position > this.start) {
       this.chunks.push(this.slab.subarray(this.start, this.position));
       this.start = this.position;

@@ -279,6 +279,15 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
   }
 
   /**
+   * Queues `buffer[start, end)` — frames encoded once for many connections — by reference.
+   * Server connections only.
+   * @internal
+   */
+  sendShared(buffer: Buffer, start: number, end: number): boolean {
+    return this.core.sendShared(buffer, start, end) && this.queued() >= 0;
+  }
+
+  /**
    * Sends a ping and resolves with the round-trip time in milliseconds when the matching pong
    * arrives (a pong acknowledges every ping sent before it, §5.5.3).
    */

@@ -195,6 +195,16 @@ export class Protocol implements FrameSink {
     return true;
   }
 
+  /**
+   * Queues `buffer[start, end)`, complete frames shared with other connections, by reference
+   * (see {@link FrameWriter.writeShared}). Server connections only, like {@link sendRaw}.
+   */
+  sendShared(buffer: Buffer, start: number, end: number): boolean {
+    if (!this.isWritable) return false;
+    this.writer.writeShared(buffer, start, end);
+    return true;
+  }
+
   /** Queues a ping (payload at most 125 bytes, §5.5). */
   sendPing(payload: Uint8Array = EMPTY): boolean {
     if (!this.isWritable) return false;

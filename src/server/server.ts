@@ -13,7 +13,7 @@ import {
   type UpgradeRequest,
 } from '../handshake/server.js';
 import { WebSocketConnection, type ConnectionOptions, type RequestInfo, type SendData } from '../io/connection.js';
-import { encodeServerMessage } from './broadcast.js';
+import { SharedFrameBatch } from './broadcast.js';
 import { TopicRegistry } from './topics.js';
 import { ConnectionClosedError } from '../io/errors.js';
 
@@ -103,6 +103,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   readonly clients = new Set<WebSocketConnection>();
   /** @internal Topic subscriptions, shared with the connections. */
   readonly topics = new TopicRegistry();
+  private readonly broadcastBatch = new SharedFrameBatch();
   private readonly options: ServerOptions;
   private readonly handler: ConnectionHandler | undefined;
   private readonly routeVerify: RoutingHandler['verify'] | undefined;
@@ -137,26 +138,29 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
    * Returns the number of connections it was queued on.
    */
   broadcast(data: SendData, options: { except?: WebSocketConnection; binary?: boolean } = {}): number {
-    const frame = encodeServerMessage(data, options.binary ?? typeof data !== 'string');
+    const batch = this.broadcastBatch;
+    batch.encode(data, options.binary ?? typeof data !== 'string');
     let count = 0;
     for (const ws of this.clients) {
-      if (ws !== options.except && ws.sendFrame(frame)) count++;
+      if (ws !== options.except && ws.sendShared(batch.buffer, batch.start, batch.end)) count++;
     }
     return count;
   }
 
   /**
    * Publishes a message to every subscriber of `topic` (see {@link WebSocketConnection.subscribe}),
-   * optionally except one. Encoded once; the same bytes are queued on every subscriber.
+   * optionally except one. Encoded once into the topic's shared batch; every subscriber queues the
+   * same bytes by reference, and gets one write per event-loop turn however many were published.
    * Returns the number of subscribers it was queued on.
    */
   publish(topic: string, data: SendData, options: { except?: WebSocketConnection; binary?: boolean } = {}): number {
-    const subscribers = this.topics.get(topic);
-    if (subscribers.size === 0) return 0;
-    const frame = encodeServerMessage(data, options.binary ?? typeof data !== 'string');
+    const entry = this.topics.entry(topic);
+    if (entry === undefined) return 0;
+    const batch = entry.batch;
+    batch.encode(data, options.binary ?? typeof data !== 'string');
     let count = 0;
-    for (const ws of subscribers) {
-      if (ws !== options.except && ws.sendFrame(frame)) count++;
+    for (const ws of entry.subscribers) {
+      if (ws !== options.except && ws.sendShared(batch.buffer, batch.start, batch.end)) count++;
     }
     return count;
   }

@@ -1,17 +1,25 @@
 import type { WebSocketConnection } from '../io/connection.js';
+import { SharedFrameBatch } from './broadcast.js';
+
+/** A topic's subscribers and the shared buffer its messages are encoded into. */
+export interface TopicEntry {
+  readonly subscribers: Set<WebSocketConnection>;
+  readonly batch: SharedFrameBatch;
+}
 
 /**
  * Publish/subscribe bookkeeping for one server: topic → subscribers, and connection → topics so a
  * closing connection leaves every topic in one pass.
  */
 export class TopicRegistry {
-  private readonly subscribers = new Map<string, Set<WebSocketConnection>>();
+  private readonly entries = new Map<string, TopicEntry>();
   private readonly topicsOf = new WeakMap<WebSocketConnection, Set<string>>();
 
   /** Adds `ws` to `topic`. Returns false if it was already subscribed. */
   subscribe(ws: WebSocketConnection, topic: string): boolean {
-    let set = this.subscribers.get(topic);
-    if (!set) this.subscribers.set(topic, (set = new Set()));
+    let entry = this.entries.get(topic);
+    if (!entry) this.entries.set(topic, (entry = { subscribers: new Set(), batch: new SharedFrameBatch() }));
+    const set = entry.subscribers;
     if (set.has(ws)) return false;
     set.add(ws);
     let topics = this.topicsOf.get(ws);
@@ -22,9 +30,9 @@ export class TopicRegistry {
 
   /** Removes `ws` from `topic`. Returns false if it was not subscribed. */
   unsubscribe(ws: WebSocketConnection, topic: string): boolean {
-    const set = this.subscribers.get(topic);
+    const set = this.entries.get(topic)?.subscribers;
     if (!set?.delete(ws)) return false;
-    if (set.size === 0) this.subscribers.delete(topic);
+    if (set.size === 0) this.entries.delete(topic);
     this.topicsOf.get(ws)?.delete(topic);
     return true;
   }
@@ -44,7 +52,12 @@ export class TopicRegistry {
 
   /** Subscribers of `topic` (empty when none). */
   get(topic: string): ReadonlySet<WebSocketConnection> {
-    return this.subscribers.get(topic) ?? EMPTY;
+    return this.entries.get(topic)?.subscribers ?? EMPTY;
+  }
+
+  /** The topic's entry, or undefined when it has no subscribers. */
+  entry(topic: string): TopicEntry | undefined {
+    return this.entries.get(topic);
   }
 }
 
