@@ -138,13 +138,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
    * Returns the number of connections it was queued on.
    */
   broadcast(data: SendData, options: { except?: WebSocketConnection; binary?: boolean } = {}): number {
-    const batch = this.broadcastBatch;
-    batch.encode(data, options.binary ?? typeof data !== 'string');
-    let count = 0;
-    for (const ws of this.clients) {
-      if (ws !== options.except && ws.sendShared(batch.buffer, batch.start, batch.end)) count++;
-    }
-    return count;
+    return deliver(this.broadcastBatch, this.clients, data, options);
   }
 
   /**
@@ -155,14 +149,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
    */
   publish(topic: string, data: SendData, options: { except?: WebSocketConnection; binary?: boolean } = {}): number {
     const entry = this.topics.entry(topic);
-    if (entry === undefined) return 0;
-    const batch = entry.batch;
-    batch.encode(data, options.binary ?? typeof data !== 'string');
-    let count = 0;
-    for (const ws of entry.subscribers) {
-      if (ws !== options.except && ws.sendShared(batch.buffer, batch.start, batch.end)) count++;
-    }
-    return count;
+    return entry === undefined ? 0 : deliver(entry.batch, entry.subscribers, data, options);
   }
 
   /** Number of subscribers of `topic`. */
@@ -432,6 +419,22 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
  */
 export function serve(handler: ConnectionHandler | RoutingHandler, options: ServerOptions = {}): Promise<WebSocketServer> {
   return new WebSocketServer(handler, options).listen();
+}
+
+/** Encodes `data` once into `batch` and queues that region on every receiver but `except`. */
+function deliver(
+  batch: SharedFrameBatch,
+  receivers: Iterable<WebSocketConnection>,
+  data: SendData,
+  options: { except?: WebSocketConnection; binary?: boolean },
+): number {
+  batch.encode(data, options.binary ?? typeof data !== 'string');
+  const { buffer, start, end } = batch;
+  let count = 0;
+  for (const ws of receivers) {
+    if (ws !== options.except && ws.sendShared(buffer, start, end)) count++;
+  }
+  return count;
 }
 
 function refusalFor(verdict: VerifyResult): HandshakeResponse | null {
