@@ -6,12 +6,14 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { connect } from './client/connect.js';
+import { runConformanceCli } from './conformance/cli.js';
 import { WebSocketServer, type ServerOptions } from './server/server.js';
 
 const USAGE = `Usage:
   fullduplex echo      [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE] [--max-message BYTES]
   fullduplex broadcast [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE] [--max-message BYTES]
   fullduplex connect   <ws://host:port/path> [--protocol NAME]... [--header "Name: value"]... [--ca FILE] [--insecure]
+  fullduplex conformance server <ws://host:port/path> | client [--port 9001] | agent <ws://host:port> | self  (--help for options)
 `;
 
 /** Runs the CLI with `argv` (without the node and script paths). Resolves with the exit code. */
@@ -24,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runServer(command, rest);
       case 'connect':
         return await runClient(rest);
+      case 'conformance':
+        return await runConformanceCli(rest);
       case undefined:
       case '-h':
       case '--help':
