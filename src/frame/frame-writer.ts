@@ -1,8 +1,12 @@
 import { COPY_THRESHOLD, headerSize, writeHeader, type FrameHeaderFields } from './encoder.js';
 import { applyMask, maskRange, type MaskSource } from './mask.js';
 
-/** Initial size of the scratch slab small frames are written into. */
-const SLAB_SIZE = 8192;
+/**
+ * Initial size of the scratch slab small frames are written into. Small enough to come from
+ * Node's shared buffer pool, so a short-lived connection (handshake, a few frames, close) does not
+ * allocate 8 KiB of its own; busy connections grow it.
+ */
+const SLAB_SIZE = 2048;
 /**
  * The slab doubles up to this size when one batch outgrows it, so a busy connection (a broadcast
  * receiver getting ~32 KiB per turn) settles on one reused slab and one write per turn.
