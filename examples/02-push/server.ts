@@ -33,13 +33,10 @@ lines.on('line', (line) => {
   console.log(`pushed to ${count} client${count === 1 ? '' : 's'}`);
   prompt();
 });
-let stopping: Promise<void> | undefined;
+// server.close() may be called again (Ctrl-D after Ctrl-C): it returns the same shutdown.
 const stop = (): Promise<void> => {
-  if (!stopping) {
-    stopping = server.close(1000, 'bye');
-    lines.close();
-  }
-  return stopping;
+  lines.close();
+  return server.close(1000, 'bye');
 };
 // The end of the input (Ctrl-D) ends the show.
 lines.on('close', () => void stop().then(() => process.exit(0)));

@@ -32,13 +32,10 @@ lines.on('line', (line) => {
   const count = server.publish(TOPIC, line);
   console.log(`published to ${count} client${count === 1 ? '' : 's'}`);
 });
-let stopping: Promise<void> | undefined;
+// server.close() may be called again (Ctrl-D after Ctrl-C): it returns the same shutdown.
 const stop = (): Promise<void> => {
-  if (!stopping) {
-    stopping = server.close(1000, 'bye');
-    lines.close();
-  }
-  return stopping;
+  lines.close();
+  return server.close(1000, 'bye');
 };
 lines.on('close', () => void stop().then(() => process.exit(0)));
 stopOnSignal(stop);
