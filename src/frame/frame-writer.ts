@@ -179,17 +179,25 @@ export class FrameWriter {
     this.pending += size + length;
   }
 
-  /** Ensures `bytes` fit in the slab after `position`, starting a new slab when they don't. */
+  /**
+   * Ensures `bytes` fit in the slab after `position`, starting a new slab when they don't. A new
+   * slab is twice as large (up to 64 KiB) and takes over the batch written so far, so a batch
+   * stays one contiguous buffer — one plain write — while the slab grows.
+   */
   private reserve(bytes: number): Buffer {
     if (this.shared !== null) this.closeRegion();
     const slab = this.slab;
     if (slab !== null && slab.length - this.position >= bytes) return slab;
-    this.closeRegion();
     let size = slab === null ? SLAB_SIZE : Math.min(slab.length * 2, MAX_SLAB_SIZE);
-    if (size < bytes) size = bytes;
+    const open = this.position - this.start;
+    const carry = slab !== null && open > 0 && open + bytes <= size ? open : 0;
+    if (carry === 0) this.closeRegion();
+    if (size < carry + bytes) size = carry + bytes;
     const fresh = Buffer.allocUnsafe(size);
+    if (carry > 0) slab!.copy(fresh, 0, this.start, this.position);
     this.slab = fresh;
-    this.start = this.position = 0;
+    this.start = 0;
+    this.position = carry;
     return fresh;
   }
 
