@@ -175,11 +175,14 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
     socket.setNoDelay(true);
     // Paused until the bytes that came with the handshake are delivered, so order is kept.
     socket.pause();
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('end', () => this.onSocketEnd());
-    socket.on('close', () => this.onSocketClose());
-    socket.on('error', (error: Error) => this.onSocketError(error));
-    socket.on('drain', () => this.onDrain());
+    // Shared module-level listeners find their connection through the socket: no closures per
+    // connection (memory per idle connection).
+    (socket as BoundSocket)[kConnection] = this;
+    socket.on('data', socketOnData);
+    socket.on('end', socketOnEnd);
+    socket.on('close', socketOnClose);
+    socket.on('error', socketOnError);
+    socket.on('drain', socketOnDrain);
     if (this.pingInterval > 0) this.startHeartbeat();
     const head = init.head;
     // Start reading only after the caller had a chance to attach listeners: `connect()`'s
@@ -481,7 +484,8 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
 
   // Socket events -----------------------------------------------------------------------------
 
-  private receive(chunk: Buffer): void {
+  /** @internal */
+  receive(chunk: Buffer): void {
     this.receiving = true;
     try {
       this.core.receiveData(chunk);
@@ -522,7 +526,8 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
     if (this.drainWaiters.length > 0) this.onDrain();
   };
 
-  private onDrain(): void {
+  /** @internal */
+  onDrain(): void {
     if (this.core.pendingBytes + this.socket.writableLength > this.highWaterMark) return;
     const waiters = this.drainWaiters;
     if (waiters.length > 0) {
@@ -532,20 +537,23 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
     this.emit('drain');
   }
 
-  private onSocketEnd(): void {
+  /** @internal */
+  onSocketEnd(): void {
     // The peer half-closed. A server ends its side too; a client was waiting for exactly this.
     this.core.receiveEof();
     this.flush();
   }
 
-  private onSocketError(error: Error): void {
+  /** @internal */
+  onSocketError(error: Error): void {
     // ECONNRESET and friends: the 'close' event follows and reports 1006. Surface the cause only
     // to listeners who asked; an unhandled 'error' must never crash a server.
     if (!this.failure && !this.core.closeReceived) this.failure = error;
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
-  private onSocketClose(): void {
+  /** @internal */
+  onSocketClose(): void {
     if (this.closed) return;
     this.core.receiveEof();
     this.closed = true;
@@ -599,6 +607,25 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
 }
 
 function noop(): void {}
+
+const kConnection = Symbol('fullduplex.connection');
+type BoundSocket = Socket & { [kConnection]: WebSocketConnection };
+
+function socketOnData(this: BoundSocket, chunk: Buffer): void {
+  this[kConnection].receive(chunk);
+}
+function socketOnEnd(this: BoundSocket): void {
+  this[kConnection].onSocketEnd();
+}
+function socketOnClose(this: BoundSocket): void {
+  this[kConnection].onSocketClose();
+}
+function socketOnError(this: BoundSocket, error: Error): void {
+  this[kConnection].onSocketError(error);
+}
+function socketOnDrain(this: BoundSocket): void {
+  this[kConnection].onDrain();
+}
 
 /**
  * Marks `promise` as handled and returns it. `ws.on('message', (m) => ws.send(m))` never awaits
