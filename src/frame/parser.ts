@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { CloseCode, isValidWireCloseCode } from './close-code.js';
 import { ProtocolError, protocolError } from './errors.js';
 import type { ReceiveExtension } from './extension.js';
-import { applyMask } from './mask.js';
+import { maskRange } from './mask.js';
 import { Opcode, isKnownOpcode } from './opcode.js';
 import { Utf8Validator } from './utf8.js';
 
@@ -84,14 +84,19 @@ export class FrameParser {
   private readonly allowedRsv: number;
 
   // Partial header carried across chunks.
-  private readonly headerBuf = Buffer.allocUnsafe(14);
+  /** Allocated the first time a header is split across chunks (rare), not per connection. */
+  private headerBuf: Buffer | null = null;
   private headerLength = 0;
 
   // Current frame.
   private fin = false;
   private opcode = 0;
   private masked = false;
-  private readonly maskKey = Buffer.allocUnsafe(4);
+  /** The masking key as four numbers: no Buffer per connection. */
+  private mask0 = 0;
+  private mask1 = 0;
+  private mask2 = 0;
+  private mask3 = 0;
   private payloadLength = 0;
   private payloadReceived = 0;
   /** Pieces of the current control frame, or of a data frame that spans chunks. */
@@ -155,14 +160,14 @@ export class FrameParser {
     if (this.headerLength === 0 && available >= 2) {
       const size = 2 + lengthFieldSize(chunk[pos + 1]!) + (chunk[pos + 1]! & 0x80 ? 4 : 0);
       if (available < size) {
-        chunk.copy(this.headerBuf, 0, pos);
+        chunk.copy((this.headerBuf ??= Buffer.allocUnsafe(14)), 0, pos);
         this.headerLength = available;
         return -1;
       }
       pos += size;
     } else {
       // Slow path: accumulate the header across chunks.
-      const buf = this.headerBuf;
+      const buf = (this.headerBuf ??= Buffer.allocUnsafe(14));
       let have = this.headerLength;
       while (have < 2 && pos < chunk.length) buf[have++] = chunk[pos++]!;
       if (have < 2) {
@@ -259,10 +264,10 @@ export class FrameParser {
     }
 
     if (masked) {
-      this.maskKey[0] = b[p]!;
-      this.maskKey[1] = b[p + 1]!;
-      this.maskKey[2] = b[p + 2]!;
-      this.maskKey[3] = b[p + 3]!;
+      this.mask0 = b[p]!;
+      this.mask1 = b[p + 1]!;
+      this.mask2 = b[p + 2]!;
+      this.mask3 = b[p + 3]!;
     }
     this.fin = fin;
     this.opcode = opcode;
@@ -280,7 +285,7 @@ export class FrameParser {
     const available = chunk.length - pos;
     const take = available < remaining ? available : remaining;
     const piece = new FastBuffer(chunk.buffer, chunk.byteOffset + pos, take);
-    if (this.masked) applyMask(piece, this.maskKey, this.payloadReceived);
+    if (this.masked) this.unmask(piece);
     this.payloadReceived += take;
     const done = this.payloadReceived === this.payloadLength;
     if (done && this.framePieces.length === 0) {
@@ -301,6 +306,25 @@ export class FrameParser {
     this.state = State.HEADER;
     this.finishFrame(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, this.payloadLength), true);
     return pos + take;
+  }
+
+  /** Unmasks the next piece of the payload, the key rotated by the bytes already unmasked. */
+  private unmask(piece: Buffer): void {
+    const a = this.mask0;
+    const b = this.mask1;
+    const c = this.mask2;
+    const d = this.mask3;
+    const n = piece.length;
+    switch (this.payloadReceived & 3) {
+      case 0:
+        return maskRange(piece, 0, n, a, b, c, d);
+      case 1:
+        return maskRange(piece, 0, n, b, c, d, a);
+      case 2:
+        return maskRange(piece, 0, n, c, d, a, b);
+      default:
+        return maskRange(piece, 0, n, d, a, b, c);
+    }
   }
 
   /** A frame's payload is complete. `validated` tells whether its text was already checked piece by piece. */
