@@ -73,6 +73,17 @@ async function wsClient(url: string, protocols?: string | string[]): Promise<WsW
 }
 
 /** A ws server that echoes every message with its type, stopped after the test. */
+/** Our server (no heartbeat) with one ws client connected: both ends of the connection. */
+async function wsClientOnOurServer(): Promise<{ server: WebSocketServer; client: WsWebSocket; conn: WebSocketConnection }> {
+  const server = new WebSocketServer(undefined, { pingInterval: 0 });
+  await server.listen();
+  defer(() => server.close());
+  const connection = nextEvent<[WebSocketConnection]>(server, 'connection');
+  const client = await wsClient(server.url);
+  const [conn] = await connection;
+  return { server, client, conn };
+}
+
 async function wsEchoServer(options: Parameters<typeof startWsServer>[0] = {}): Promise<Awaited<ReturnType<typeof startWsServer>>> {
   const started = await startWsServer(options);
   started.wss.on('connection', (socket) => socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })));
@@ -149,12 +160,7 @@ describe('our server, ws client', () => {
   });
 
   it('reassembles a text message ws sends in fragments, with a character split across them and a ping between', async () => {
-    const server = new WebSocketServer(undefined, { pingInterval: 0 });
-    await server.listen();
-    defer(() => server.close());
-    const connection = nextEvent<[WebSocketConnection]>(server, 'connection');
-    const client = await wsClient(server.url);
-    const [conn] = await connection;
+    const { client, conn } = await wsClientOnOurServer();
     const inbox = Inbox.of(conn);
     const euro = Buffer.from('€'); // e2 82 ac
     client.send(Buffer.concat([Buffer.from('hé'), euro.subarray(0, 1)]), { binary: false, fin: false });
@@ -207,12 +213,7 @@ describe('our server, ws client', () => {
   });
 
   it('answers a ws ping with a pong carrying the same payload', async () => {
-    const server = new WebSocketServer(undefined, { pingInterval: 0 });
-    await server.listen();
-    defer(() => server.close());
-    const connection = nextEvent<[WebSocketConnection]>(server, 'connection');
-    const client = await wsClient(server.url);
-    const [conn] = await connection;
+    const { client, conn } = await wsClientOnOurServer();
     const serverPing = nextEvent<[Buffer]>(conn, 'ping');
     const pong = nextEvent<[Buffer]>(client, 'pong');
     client.ping(Buffer.from('are you there?'));
@@ -221,12 +222,7 @@ describe('our server, ws client', () => {
   });
 
   it('pings ws and resolves with the round-trip time once ws pongs', async () => {
-    const server = new WebSocketServer(undefined, { pingInterval: 0 });
-    await server.listen();
-    defer(() => server.close());
-    const connection = nextEvent<[WebSocketConnection]>(server, 'connection');
-    const client = await wsClient(server.url);
-    const [conn] = await connection;
+    const { client, conn } = await wsClientOnOurServer();
     const clientPing = nextEvent<[Buffer]>(client, 'ping');
     const rtt = await withTimeout(conn.ping('hello'), 5000, 'ping RTT');
     expect(typeof rtt).toBe('number');
@@ -235,12 +231,7 @@ describe('our server, ws client', () => {
   });
 
   it.each(CLOSE_CASES)('ws closes with %i: our server sees that code and reason, ws gets the code echoed', async (code, reason) => {
-    const server = new WebSocketServer(undefined, { pingInterval: 0 });
-    await server.listen();
-    defer(() => server.close());
-    const connection = nextEvent<[WebSocketConnection]>(server, 'connection');
-    const client = await wsClient(server.url);
-    const [conn] = await connection;
+    const { server, client, conn } = await wsClientOnOurServer();
     const serverClose = closeOf(conn);
     const clientClose = wsClosed(client);
     client.close(code, reason);

@@ -38,6 +38,18 @@ afterAll(() => {
 
 const defer = cleanupAfterEach();
 
+/** What `connect` rejects with (null if it unexpectedly opened), within 5 s. */
+function connectError(attempt: Promise<unknown>): Promise<unknown> {
+  return withTimeout(
+    attempt.then(
+      () => null,
+      (e: unknown) => e,
+    ),
+    5000,
+    'connect to fail',
+  );
+}
+
 async function secureEchoServer(): Promise<{ server: WebSocketServer; port: number }> {
   const server = await serve(
     async (ws) => {
@@ -77,14 +89,7 @@ describe('wss://', () => {
 
   it("our client without the CA fails with ConnectError 'FD_ERR_TLS'", async () => {
     const { port } = await secureEchoServer();
-    const error = await withTimeout(
-      connect(`wss://localhost:${port}/`).then(
-        () => null,
-        (e: unknown) => e,
-      ),
-      5000,
-      'connect to fail',
-    );
+    const error = await connectError(connect(`wss://localhost:${port}/`));
     expect(error).toBeInstanceOf(ConnectError);
     expect((error as ConnectError).code).toBe('FD_ERR_TLS');
     expect((error as ConnectError).message).toMatch(/TLS/);
@@ -92,14 +97,7 @@ describe('wss://', () => {
 
   it("our client with a CA for another name fails with 'FD_ERR_TLS' (servername mismatch)", async () => {
     const { port } = await secureEchoServer();
-    const error = await withTimeout(
-      connect(`wss://localhost:${port}/`, { tls: { ca: cert, servername: 'example.com' } }).then(
-        () => null,
-        (e: unknown) => e,
-      ),
-      5000,
-      'connect to fail',
-    );
+    const error = await connectError(connect(`wss://localhost:${port}/`, { tls: { ca: cert, servername: 'example.com' } }));
     expect(error).toBeInstanceOf(ConnectError);
     expect((error as ConnectError).code).toBe('FD_ERR_TLS');
   });
@@ -137,14 +135,7 @@ describe('wss://', () => {
 
   it('a plain TCP client speaking HTTP to the TLS port is dropped without harming the server', async () => {
     const { server, port } = await secureEchoServer();
-    const error = await withTimeout(
-      connect(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 3000 }).then(
-        () => null,
-        (e: unknown) => e,
-      ),
-      5000,
-      'connect to fail',
-    );
+    const error = await connectError(connect(`ws://127.0.0.1:${port}/`, { handshakeTimeout: 3000 }));
     expect(error).toBeInstanceOf(ConnectError);
     // The server still serves TLS clients.
     const ws = await withTimeout(connect(`wss://localhost:${port}/`, { tls: { ca: cert } }), 5000, 'connect');

@@ -273,20 +273,12 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
   }
 
   /**
-   * Queues pre-encoded frame bytes (e.g. a broadcast frame encoded once). Server connections only.
-   * @internal
-   */
-  sendFrame(frame: Buffer): boolean {
-    // No promise here: a broadcast to thousands must not allocate one per receiver.
-    return this.core.sendRaw(frame) && this.queued() >= 0;
-  }
-
-  /**
    * Queues `buffer[start, end)` — frames encoded once for many connections — by reference.
    * Server connections only.
    * @internal
    */
   sendShared(buffer: Buffer, start: number, end: number): boolean {
+    // No promise here: a broadcast to thousands must not allocate one per receiver.
     return this.core.sendShared(buffer, start, end) && this.queued() >= 0;
   }
 
@@ -520,7 +512,6 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
     this.socket.destroy();
     return -1;
   }
-
 
   private readonly onWritten = (): void => {
     if (this.drainWaiters.length > 0) this.onDrain();

@@ -185,19 +185,10 @@ export class Protocol implements FrameSink {
     return true;
   }
 
-  /**
-   * Queues bytes that already form complete frames, e.g. a broadcast frame encoded once for many
-   * server connections. The caller guarantees they are valid for this side (unmasked for a server).
-   */
-  sendRaw(frame: Buffer): boolean {
-    if (!this.isWritable) return false;
-    this.writer.writeRaw(frame);
-    return true;
-  }
 
   /**
    * Queues `buffer[start, end)`, complete frames shared with other connections, by reference
-   * (see {@link FrameWriter.writeShared}). Server connections only, like {@link sendRaw}.
+   * (see {@link FrameWriter.writeShared}). The caller guarantees they are valid for this side: unmasked, so server connections only.
    */
   sendShared(buffer: Buffer, start: number, end: number): boolean {
     if (!this.isWritable) return false;
