@@ -84,6 +84,47 @@ describe('broken servers', () => {
   });
 });
 
+/** The verdict of each case, by id. */
+function verdictsOf(report: RunReport): Record<string, string> {
+  return Object.fromEntries(report.results.map((r) => [r.id, r.verdict]));
+}
+
+describe('servers with limits (section 9)', () => {
+  // 9.3.1 and 9.4.1 send 4 MiB in 65536 fragments of 64 bytes; 9.3.9 sends it as one frame.
+  const CASES = '9.3.1,9.4.1,9.3.9';
+
+  it('a clean refusal with 1008 (a cap on fragments, as ws has) is INFORMATIONAL, with the reason', { timeout: 60_000 }, async () => {
+    const report = await againstServer({ fragmentLimit: { frames: 1000, then: 1008 } }, CASES);
+    expect(verdictsOf(report)).toEqual({ '9.3.1': 'INFORMATIONAL', '9.4.1': 'INFORMATIONAL', '9.3.9': 'OK' });
+    const r = report.results[0]!;
+    expect(r.reason).toMatch(/^closed with 1008 \(Policy Violation\) after \d+ bytes/);
+    expect(r).toMatchObject({ remoteCloseCode: 1008, closedBy: 'target' });
+  });
+
+  it('a clean refusal with 1009 is INFORMATIONAL too', { timeout: 60_000 }, async () => {
+    const report = await againstServer({ fragmentLimit: { frames: 1000, then: 1009 } }, CASES);
+    expect(verdictsOf(report)).toEqual({ '9.3.1': 'INFORMATIONAL', '9.4.1': 'INFORMATIONAL', '9.3.9': 'OK' });
+    expect(report.results[0]!.reason).toMatch(/^closed with 1009 \(Message Too Big\) after \d+ bytes/);
+  });
+
+  it('refusing with a wrong code (1002) is FAILED', { timeout: 60_000 }, async () => {
+    const report = await againstServer({ fragmentLimit: { frames: 1000, then: 1002 } }, '9.3.1,9.3.9');
+    expect(verdictsOf(report)).toEqual({ '9.3.1': 'FAILED', '9.3.9': 'OK' });
+    expect(report.results[0]!.reason).toMatch(/close 1002/);
+  });
+
+  it('dropping TCP without a close frame is FAILED', { timeout: 60_000 }, async () => {
+    const report = await againstServer({ fragmentLimit: { frames: 1000, then: 'drop' } }, '9.3.1,9.3.9');
+    expect(verdictsOf(report)).toEqual({ '9.3.1': 'FAILED', '9.3.9': 'OK' });
+    expect(report.results[0]!.reason).toMatch(/TCP drop/);
+  });
+
+  it('the same refusal outside a limits case stays FAILED (5.x fragments, limit 1)', async () => {
+    const report = await againstServer({ fragmentLimit: { frames: 1, then: 1008 } }, '5.3');
+    expect(verdictsOf(report)).toEqual({ '5.3': 'FAILED' });
+  });
+});
+
 describe('broken clients', () => {
   it('an unbroken client passes (control)', async () => {
     expect(failed(await againstClient({}, `${CONTROL},3,6.3,6.4,7.9,M`))).toEqual([]);

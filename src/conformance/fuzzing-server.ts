@@ -40,6 +40,8 @@ export interface FuzzingServerOptions {
   onResult?: (agent: string, result: CaseResult, index: number, total: number) => void;
   /** How long the client has to answer our close frame, and to close TCP. Default 1 s. */
   closeTimeout?: number;
+  /** Upper bound for each case in ms, replacing the case's own (see `ServerSuiteOptions.caseTimeout`). */
+  caseTimeout?: number;
 }
 
 /** What the fuzzing server knows about one agent. */
@@ -250,10 +252,11 @@ export class FuzzingServer {
       targetRole: 'client',
       head,
       deflate,
+      limits: c.limits ?? false,
       ...(this.options.closeTimeout !== undefined ? { closeTimeout: this.options.closeTimeout, tcpCloseTimeout: this.options.closeTimeout } : {}),
     });
     for (const problem of problems) t.addViolation(problem);
-    finish(await judgeCase(c, t, preamble, start));
+    finish(await judgeCase(c, t, preamble, start, this.options.caseTimeout));
   }
 }
 

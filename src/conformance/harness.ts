@@ -10,8 +10,11 @@ import { performance } from 'node:perf_hooks';
 import { isUtf8 } from 'node:buffer';
 import { isValidWireCloseCode } from '../frame/close-code.js';
 import type { PerMessageDeflate } from './deflate.js';
+import { canStillMatch, ev, judge, matchesAll, type CloseFacts, type Expectations, type Judged } from './judge.js';
 import type { ExpectedClose, LogEntry, Observed, TargetRole, Verdict } from './types.js';
 import { buildFrame, bytesOf, closePayload, describeFrame, LenientFrameReader, shortPayload, type FrameSpec, type WireFrame } from './wire.js';
+
+export { describeObserved, ev } from './judge.js';
 
 /** Timing knobs of a session. */
 export interface SessionOptions {
@@ -28,6 +31,8 @@ export interface SessionOptions {
   tcpCloseTimeout?: number;
   /** Negotiated permessage-deflate, for 12.x/13.x. */
   deflate?: PerMessageDeflate | null;
+  /** The case is about size or volume: a clean 1008/1009 refusal is INFORMATIONAL (see judge.ts). */
+  limits?: boolean;
 }
 
 /** How to put bytes on the wire. */
@@ -45,42 +50,6 @@ const DIVERGED_GRACE = 25;
 
 /** Frames beyond this many are counted, not listed, in the transcript. */
 const MAX_LOG = 400;
-
-const MARKER_TYPES = { OK: 0, 'NON-STRICT': 1, INFORMATIONAL: 2 } as const;
-type ExpectableVerdict = keyof typeof MARKER_TYPES;
-
-/** Event constructors for expectation lists. */
-export const ev = {
-  text: (data: string | Buffer): Observed => ({ type: 'message', data: bytesOf(data), binary: false }),
-  binary: (data: Buffer | string): Observed => ({ type: 'message', data: bytesOf(data), binary: true }),
-  ping: (data: Buffer | string = ''): Observed => ({ type: 'ping', data: bytesOf(data) }),
-  pong: (data: Buffer | string = ''): Observed => ({ type: 'pong', data: bytesOf(data) }),
-  timeout: (label: string): Observed => ({ type: 'timeout', label }),
-};
-
-/** Short form of an observed event. */
-export function describeObserved(o: Observed): string {
-  switch (o.type) {
-    case 'message':
-      return `message ${o.binary ? 'binary' : 'text'}(${o.data.length}) ${shortPayload(o.data)}`.trimEnd();
-    case 'ping':
-    case 'pong':
-      return `${o.type}(${o.data.length}) ${shortPayload(o.data)}`.trimEnd();
-    case 'timeout':
-      return `timeout ${o.label}`;
-  }
-}
-
-function sameEvents(a: Observed[], b: Observed[]): boolean {
-  if (a.length !== b.length) return false;
-  return a.every((x, i) => {
-    const y = b[i]!;
-    if (x.type !== y.type) return false;
-    if (x.type === 'timeout') return y.type === 'timeout' && x.label === y.label;
-    if (x.type === 'message' && y.type === 'message' && x.binary !== y.binary) return false;
-    return x.data.equals((y as { data: Buffer }).data);
-  });
-}
 
 /**
  * What a case sees: send frames, wait, state what it expects. Everything else (pongs, close
@@ -104,11 +73,17 @@ export class CaseContext {
   private readonly reader = new LenientFrameReader();
   private readonly closeTimeout: number;
   private readonly tcpCloseTimeout: number;
-  private expected: Partial<Record<ExpectableVerdict, Observed[]>> | null = null;
+  private expected: Expectations | null = null;
   private expectedClose: ExpectedClose = { closedByMe: true, codes: [1000], requireClean: true };
   private override: { verdict: Verdict; reason: string | (() => string) } | null = null;
   private waiters: Array<() => void> = [];
-  private adjuster: ((base: { verdict: Verdict; reason: string }) => { verdict: Verdict; reason: string }) | null = null;
+  private adjuster: ((base: Judged) => Judged) | null = null;
+  private readonly limits: boolean;
+  /** Bytes on the wire before this context took the socket over (the opening handshake). */
+  private readonly bytesAtStart: number;
+  private bytesBeforeRemoteClose: number | null = null;
+  /** No case may outlast this many ms from its start (the runner's `caseTimeout`). */
+  private cap: number | null = null;
   /** When each entry of {@link received} arrived, in ms since the start. */
   readonly receivedAt: number[] = [];
   private logDropped = 0;
@@ -134,6 +109,8 @@ export class CaseContext {
     this.closeTimeout = options.closeTimeout ?? 1000;
     this.tcpCloseTimeout = options.tcpCloseTimeout ?? 1000;
     this.deflate = options.deflate ?? null;
+    this.limits = options.limits ?? false;
+    this.bytesAtStart = socket.bytesWritten;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
@@ -160,7 +137,7 @@ export class CaseContext {
   }
 
   /** The verdicts and event lists this case accepts, and how the connection must end. */
-  expect(expected: Partial<Record<ExpectableVerdict, Observed[]>>, close: ExpectedClose): void {
+  expect(expected: Expectations, close: ExpectedClose): void {
     this.expected = expected;
     this.expectedClose = close;
   }
@@ -174,7 +151,7 @@ export class CaseContext {
   }
 
   /** Rewrites the verdict once the case is judged (timed cases add their timing, accept 1009). */
-  adjust(fn: (base: { verdict: Verdict; reason: string }) => { verdict: Verdict; reason: string }): void {
+  adjust(fn: (base: Judged) => Judged): void {
     this.adjuster = fn;
   }
 
@@ -286,13 +263,23 @@ export class CaseContext {
     this.killAfter(ms + this.closeTimeout + this.tcpCloseTimeout);
   }
 
+  /** @internal Drops the connection no later than `ms` after the case started, whatever the case asked for. */
+  capAt(ms: number): void {
+    this.cap = ms;
+    this.wake?.();
+  }
+
   /** @internal Waits until the connection is over, then judges it. Called by the runner. */
-  async finish(): Promise<{ verdict: Verdict; reason: string }> {
+  async finish(): Promise<Judged> {
     if (this.killAt === null) this.killAfter(2000);
     while (!this.tcpClosed) {
       const now = this.elapsed;
       let deadline = this.killAt!;
       let why = this.diverged ? 'the case can no longer pass' : 'the case time ran out';
+      if (this.cap !== null && this.cap < deadline) {
+        deadline = this.cap;
+        why = 'the case timeout ran out';
+      }
       if (this.sentCloseAt !== null && this.remoteClose === null && this.sentCloseAt + this.closeTimeout < deadline) {
         deadline = this.sentCloseAt + this.closeTimeout;
         why = 'no close frame came back';
@@ -339,59 +326,33 @@ export class CaseContext {
     return this.remoteClose?.code ?? null;
   }
 
-  private judge(): { verdict: Verdict; reason: string } {
-    const expected = this.expected;
-    let verdict: Verdict = 'FAILED';
-    let reason = 'Actual events differ from any expected.';
-    if (expected === null) {
-      reason = 'The case stated no expectation (suite bug).';
-    } else {
-      for (const v of Object.keys(MARKER_TYPES) as ExpectableVerdict[]) {
-        const list = expected[v];
-        if (list && sameEvents(this.received, list)) {
-          verdict = v;
-          reason = v === 'OK' ? 'Actual events match the expected ones.' : `Actual events match the ${v} expectation.`;
-          break;
-        }
-      }
-      if (verdict === 'FAILED') {
-        const ok = expected.OK ?? [];
-        reason += ` Expected [${ok.map(describeObserved).join(', ')}], got [${this.received.map(describeObserved).join(', ')}].`;
-      }
-    }
-    const close = this.judgeClose();
-    if (this.override) {
-      const text = typeof this.override.reason === 'function' ? this.override.reason() : this.override.reason;
-      const extra = [close, ...this.violations].filter((s) => s !== null).join(' ');
-      return { verdict: this.override.verdict, reason: `${text}${extra ? ` (${extra})` : ''}` };
-    }
-    if (this.violations.length > 0) {
-      return { verdict: 'FAILED', reason: `The target broke RFC 6455: ${this.violations.join('; ')}` };
-    }
-    if (close !== null) return { verdict: 'FAILED', reason: verdict === 'FAILED' ? `${reason} ${close}` : close };
-    const code = this.remoteClose ? ` Target closed with ${this.remoteClose.code}.` : this.closedByMe === false ? ' Target dropped TCP without a close frame.' : '';
-    return { verdict, reason: `${reason}${code}` };
+  /** The facts of the connection's end, for the judge. */
+  get closeFacts(): CloseFacts {
+    return {
+      targetRole: this.targetRole,
+      closedByMe: this.closedByMe,
+      sentClose: this.sentCloseAt !== null,
+      remoteCloseCode: this.remoteClose?.code ?? null,
+      droppedByMe: this.droppedByMe,
+      handshakeDone: this.handshakeDoneAt !== null,
+      bytesBeforeRemoteClose: this.bytesBeforeRemoteClose,
+    };
   }
 
-  /** Autobahn's close check; null when the close was right. */
-  private judgeClose(): string | null {
-    const want = this.expectedClose;
-    const closedByMe = this.closedByMe ?? true;
-    if (want.closedByMe !== closedByMe) {
-      return want.closedByMe
-        ? `The connection was failed by the wrong endpoint: the target closed it (${this.remoteClose ? `close ${this.remoteClose.code}` : 'TCP drop'}) where the suite should have.`
-        : 'The connection was failed by the wrong endpoint: the target should have failed it, but the suite had to close it.';
-    }
-    const clean = this.sentCloseAt !== null && this.remoteClose !== null && !(this.droppedByMe && this.handshakeDoneAt === null);
-    if (want.requireClean && !clean) return 'UNCLEAN: the spec requires a clean close here, but the closing handshake did not complete.';
-    const code = this.remoteClose?.code;
-    if (code !== undefined && code !== 1005 && !want.codes.includes(code)) {
-      return `WRONG CODE: the target closed with ${code}; expected ${want.codes.join(' or ')} (or no code).`;
-    }
-    if (this.droppedByMe && this.handshakeDoneAt !== null && this.targetRole === 'server') {
-      return 'The server did not close the TCP connection after the closing handshake (RFC 6455 §7.1.1: the server closes it first); the suite had to.';
-    }
-    return null;
+  private judge(): Judged {
+    const override = this.override && {
+      verdict: this.override.verdict,
+      reason: typeof this.override.reason === 'function' ? this.override.reason() : this.override.reason,
+    };
+    return judge({
+      expected: this.expected,
+      expectedClose: this.expectedClose,
+      received: this.received,
+      close: this.closeFacts,
+      violations: this.violations,
+      override,
+      limits: this.limits,
+    });
   }
 
   private markCloseSent(): void {
@@ -488,9 +449,7 @@ export class CaseContext {
    */
   private giveUpWhenDiverged(): void {
     if (this.expected === null || this.override !== null) return;
-    const lists = Object.values(this.expected);
-    const n = this.received.length;
-    if (lists.some((list) => list.length >= n && sameEvents(this.received, list.slice(0, n)))) return;
+    if (canStillMatch(this.received, this.expected)) return;
     this.diverged = true;
     const soon = this.elapsed + DIVERGED_GRACE;
     if (this.killAt === null || this.killAt > soon) {
@@ -504,8 +463,7 @@ export class CaseContext {
   private finishWhenDone(): void {
     const expected = this.expected;
     if (expected === null || this.suppressClose || !this.expectedClose.closedByMe || !this.isOpen) return;
-    const lists = Object.values(expected);
-    if (lists.length > 0 && lists.every((list) => sameEvents(this.received, list))) {
+    if (matchesAll(this.received, expected)) {
       void this.sendClose(this.expectedClose.codes[0] ?? 1000);
     }
   }
@@ -598,6 +556,8 @@ export class CaseContext {
       if (!isUtf8(reason)) this.violation('sent a close reason that is not valid UTF-8 (§5.5.1)');
     }
     this.remoteClose = { code, reason };
+    // What actually left (bytes still queued in the socket did not reach the target).
+    this.bytesBeforeRemoteClose = this.socket.bytesWritten - this.socket.writableLength - this.bytesAtStart;
     if (this.closedByMe === null) this.closedByMe = false;
     for (const waiter of [...this.waiters]) waiter();
     if (this.sentCloseAt === null) {

@@ -27,6 +27,11 @@ export interface ServerSuiteOptions {
   connectTimeout?: number;
   /** Time the target has to answer our close frame, and to close TCP after it. Default 1 s each. */
   closeTimeout?: number;
+  /**
+   * Upper bound for each case in ms, replacing the case's own (10 s for most, up to 120 s for
+   * section 9). A case that runs out is dropped and judged on what happened so far.
+   */
+  caseTimeout?: number;
 }
 
 /** Runs the selected cases one after another against the server at `url` (ws:// only). */
@@ -40,19 +45,19 @@ export async function runServerSuite(url: string, options: ServerSuiteOptions = 
   const results: CaseResult[] = [];
   for (const [i, c] of cases.entries()) {
     options.onCaseStart?.(c, i, cases.length);
-    const result = c.kind === 'handshake' ? await runHandshakeCase(target, c) : await runWsCase(target, c, options);
+    const result = c.kind === 'handshake' ? await runHandshakeCase(target, c, options.caseTimeout) : await runWsCase(target, c, options);
     results.push(result);
     options.onResult?.(result, i, cases.length);
   }
   return { mode: 'server', target: url, startedAt, duration: Math.round(performance.now() - start), results };
 }
 
-async function runHandshakeCase(url: URL, c: HandshakeCase): Promise<CaseResult> {
+async function runHandshakeCase(url: URL, c: HandshakeCase, caseTimeout: number | undefined): Promise<CaseResult> {
   const start = performance.now();
   const probe = new HandshakeProbe(url);
   let outcome: { verdict: CaseResult['verdict']; reason: string };
   try {
-    outcome = await bounded(c.run(probe), c.timeout ?? 10_000, `case ${c.id}`);
+    outcome = await bounded(c.run(probe), caseTimeout ?? c.timeout ?? 10_000, `case ${c.id}`);
   } catch (error) {
     outcome = { verdict: 'FAILED', reason: (error as Error).message };
   } finally {
@@ -154,16 +159,21 @@ async function runWsCase(url: URL, c: WsCase, options: ServerSuiteOptions): Prom
     targetRole: 'server',
     head: opened.head,
     deflate: opened.deflate,
+    limits: c.limits ?? false,
     ...(options.closeTimeout !== undefined ? { closeTimeout: options.closeTimeout, tcpCloseTimeout: options.closeTimeout } : {}),
   });
-  return judgeCase(c, t, opened.log, start);
+  return judgeCase(c, t, opened.log, start, options.caseTimeout);
 }
 
-/** Runs a case on an open context and turns the outcome into a result. Shared with the fuzzing server. */
-export async function judgeCase(c: WsCase, t: CaseContext, preamble: LogEntry[], start: number): Promise<CaseResult> {
+/**
+ * Runs a case on an open context and turns the outcome into a result. Shared with the fuzzing
+ * server. `caseTimeout` replaces the case's own upper bound and also caps the wait for the end.
+ */
+export async function judgeCase(c: WsCase, t: CaseContext, preamble: LogEntry[], start: number, caseTimeout?: number): Promise<CaseResult> {
   let crashed: string | null = null;
+  if (caseTimeout !== undefined) t.capAt(caseTimeout);
   try {
-    await bounded(c.run(t), c.timeout ?? 10_000, `case ${c.id}`);
+    await bounded(c.run(t), caseTimeout ?? c.timeout ?? 10_000, `case ${c.id}`);
   } catch (error) {
     crashed = (error as Error).message;
     t.note(`case aborted: ${crashed}`);

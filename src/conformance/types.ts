@@ -63,6 +63,11 @@ export interface WsCase {
   deflateOffer?: Array<Record<string, string | true>>;
   /** Upper bound for the whole case in ms (default 10 s). */
   timeout?: number;
+  /**
+   * The case is about size or volume (section 9): a target that refuses it cleanly with 1008 or
+   * 1009 is INFORMATIONAL, since a suite cannot know the limits a target is configured with.
+   */
+  limits?: boolean;
   run(t: CaseContext): Promise<void>;
 }
 

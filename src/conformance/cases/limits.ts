@@ -1,8 +1,9 @@
 /**
  * Sections 9 and 10 of Autobahn|Testsuite: large messages, many fragments, slow delivery and
  * round trips (9.x, timed), and auto-fragmentation (10.1.1). A 9.x case is OK when everything
- * comes back intact; its reason carries the time. A target that refuses a size with 1009
- * (Message Too Big) gets INFORMATIONAL: limits are the implementation's choice.
+ * comes back intact; its reason carries the time. Every 9.x case is a limits case (`limits`): a
+ * target that refuses cleanly with 1009 (Message Too Big) or 1008 (Policy Violation, e.g. a cap
+ * on fragments) gets INFORMATIONAL, since limits are the implementation's choice (judge.ts).
  */
 import type { CaseContext } from '../harness.js';
 import { ev } from '../harness.js';
@@ -20,18 +21,13 @@ function size(n: number): string {
   return n >= M ? `${n / M}M` : n >= K ? `${n / K}K` : `${n}`;
 }
 
-/** Judges a timed case: OK with the time, INFORMATIONAL when the target declined the size. */
+/** Adds the time to a passed timed case (a refusal or a failure has no meaningful time). */
 function timed(t: CaseContext, what: string): void {
   const start = t.elapsed;
   t.adjust((base) => {
-    if (base.verdict !== 'FAILED') {
-      const end = t.receivedAt[t.receivedAt.length - 1] ?? t.elapsed;
-      return { verdict: base.verdict, reason: `${what}: ${Math.round(end - start)} ms. ${base.reason}` };
-    }
-    if (t.remoteCloseCode === 1009) {
-      return { verdict: 'INFORMATIONAL', reason: `The target refused ${what} with 1009 (Message Too Big): its size limit is lower.` };
-    }
-    return base;
+    if (base.verdict !== 'OK' && base.verdict !== 'NON-STRICT') return base;
+    const end = t.receivedAt[t.receivedAt.length - 1] ?? t.elapsed;
+    return { verdict: base.verdict, reason: `${what}: ${Math.round(end - start)} ms. ${base.reason}` };
   });
 }
 
@@ -45,6 +41,7 @@ function echoCase(id: string, description: string, binary: boolean, payload: Buf
     description,
     expectation: `Receive echo'ed ${binary ? 'binary' : 'text'} message (with payload as sent). Clean close with normal code.`,
     timeout: 120_000,
+    limits: true,
     async run(t) {
       t.expect({ OK: [binary ? ev.binary(payload) : ev.text(payload)] }, NORMAL_CLOSE);
       timed(t, description.replace(/\.$/, ''));
@@ -90,6 +87,7 @@ export function limitCases(): WsCase[] {
         description: `Send 1000 ${binary ? 'binary' : 'text'} messages of payload size ${n} to measure implementation/network RTT (round trip time) / latency.`,
         expectation: 'Receive echo\'ed messages (with payload as sent). Timeout case after 60 secs.',
         timeout: 90_000,
+        limits: true,
         async run(t) {
           const payload = message(binary, n);
           const one: Observed = binary ? ev.binary(payload) : ev.text(payload);
