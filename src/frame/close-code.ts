@@ -1,6 +1,14 @@
 /**
  * Close status codes (RFC 6455 §7.4, IANA "WebSocket Close Code Number Registry").
  * Names follow the RFC's wording so an error can be traced to the rule that produced it.
+ *
+ * @example
+ * ```ts
+ * import { CloseCode } from 'fullduplex';
+ *
+ * // Close with a code the peer can act on instead of a bare number.
+ * await ws.close(CloseCode.GOING_AWAY, 'server restarting');
+ * ```
  */
 export const CloseCode = {
   NORMAL_CLOSURE: 1000,
@@ -29,6 +37,15 @@ export const CloseCode = {
  * Valid: 1000–1003, 1007–1014 (assigned by IANA), 3000–3999 (registered for libraries and
  * frameworks) and 4000–4999 (private use). Everything else — below 1000, 1004 (reserved),
  * 1005/1006/1015 (must not be sent), 1016–2999 (reserved for future RFCs) and 5000+ — is invalid.
+ *
+ * @example
+ * ```ts
+ * import { isValidWireCloseCode } from 'fullduplex';
+ *
+ * isValidWireCloseCode(1000); // true
+ * isValidWireCloseCode(4001); // true: private use
+ * isValidWireCloseCode(1006); // false: reserved, never sent in a close frame
+ * ```
  */
 export function isValidWireCloseCode(code: number): boolean {
   if (code >= 3000 && code <= 4999) return true;

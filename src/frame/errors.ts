@@ -1,6 +1,18 @@
 import { CloseCode } from './close-code.js';
 
-/** Stable, greppable identifiers for every way a peer can break the protocol. */
+/**
+ * Stable, greppable identifiers for every way a peer can break the protocol.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError, type ProtocolErrorCode } from 'fullduplex';
+ *
+ * const counts = new Map<ProtocolErrorCode, number>();
+ * ws.on('error', (error) => {
+ *   if (error instanceof ProtocolError) counts.set(error.code, (counts.get(error.code) ?? 0) + 1);
+ * });
+ * ```
+ */
 export type ProtocolErrorCode =
   | 'FD_ERR_RSV_BITS'
   | 'FD_ERR_RESERVED_OPCODE'
@@ -22,6 +34,17 @@ export type ProtocolErrorCode =
  * A violation of RFC 6455 by the peer. Every instance carries the close code the connection must
  * be failed with (§7.1.7), so the decision is made once, where the violation is detected, and the
  * I/O layer only has to send it.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from 'fullduplex';
+ *
+ * ws.on('error', (error) => {
+ *   if (error instanceof ProtocolError) {
+ *     console.warn(`peer broke the protocol: ${error.code}, closing with ${error.closeCode}`);
+ *   }
+ * });
+ * ```
  */
 export class ProtocolError extends Error {
   /** Stable identifier, e.g. `FD_ERR_RSV_BITS`. */
@@ -37,7 +60,17 @@ export class ProtocolError extends Error {
   }
 }
 
-/** Shorthand for the common case: a framing violation, close code 1002. */
+/**
+ * Shorthand for the common case: a framing violation, close code 1002.
+ *
+ * @example
+ * ```ts
+ * import { protocolError } from 'fullduplex/frame';
+ *
+ * const error = protocolError('FD_ERR_RSV_BITS', 'RSV1 set without a negotiated extension');
+ * console.log(error.closeCode); // 1002
+ * ```
+ */
 export function protocolError(code: ProtocolErrorCode, message: string): ProtocolError {
   return new ProtocolError(code, CloseCode.PROTOCOL_ERROR, message);
 }

@@ -26,6 +26,18 @@ const frameFields: FrameHeaderFields = { fin: true, rsv: 0, opcode: 0 };
  * write. Regions of the slab that were handed out are never written again: the slab is a bump
  * allocator, and a new one is taken when it runs out. Large payloads are kept by reference and
  * go out as their own buffer (vectored write), never copied to add a header.
+ *
+ * @example
+ * ```ts
+ * import { FrameWriter, Opcode } from 'fullduplex/frame';
+ *
+ * const writer = new FrameWriter(null); // server side: frames are not masked
+ * writer.writeFrame(Opcode.TEXT, true, 0, 'first');
+ * writer.writeFrame(Opcode.TEXT, true, 0, 'second');
+ * console.log(writer.pendingBytes); // 7 + 8 = 15
+ * for (const chunk of writer.take()) socket.write(chunk); // usually one buffer: one write
+ * if (socket.writableLength === 0) writer.recycle(); // the slab can be reused
+ * ```
  */
 export class FrameWriter {
   private slab: Buffer | null = null;

@@ -13,6 +13,14 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * XOR `data[start, end)` in place with the key bytes `k0 k1 k2 k3` (already rotated so `k0`
  * applies to `data[start]`). The workhorse behind {@link applyMask}: takes no views, so callers
  * can mask a region of a larger buffer without allocating.
+ *
+ * @example
+ * ```ts
+ * import { maskRange } from './mask.js';
+ *
+ * // Unmask bytes 10..20 of a larger buffer in place, key already rotated for byte 10.
+ * maskRange(buffer, 10, 20, 0x37, 0xfa, 0x21, 0x3d);
+ * ```
  */
 export function maskRange(data: Uint8Array, start: number, end: number, k0: number, k1: number, k2: number, k3: number): void {
   let i = start;
@@ -63,13 +71,39 @@ export function maskRange(data: Uint8Array, start: number, end: number, k0: numb
  * number of payload bytes already unmasked.
  *
  * Large buffers are processed a 32-bit word at a time (unrolled x8), small ones 4 bytes per step.
+ *
+ * @example
+ * ```ts
+ * import { applyMask } from 'fullduplex/frame';
+ *
+ * // RFC 6455 §5.7: "Hello" masked with the key 37 fa 21 3d.
+ * const payload = Buffer.from([0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+ * applyMask(payload, Buffer.from([0x37, 0xfa, 0x21, 0x3d]));
+ * console.log(payload.toString()); // 'Hello'
+ * ```
  */
 export function applyMask(data: Uint8Array, mask: Uint8Array, maskOffset = 0): void {
   const m = maskOffset & 3;
   maskRange(data, 0, data.length, mask[m]!, mask[(m + 1) & 3]!, mask[(m + 2) & 3]!, mask[(m + 3) & 3]!);
 }
 
-/** Where masking keys come from. Injectable so tests can pin the mask (as ws's `generateMask`). */
+/**
+ * Where masking keys come from. Injectable so tests can pin the mask (as ws's `generateMask`).
+ *
+ * @example
+ * ```ts
+ * import type { MaskSource } from 'fullduplex/frame';
+ *
+ * // A counter instead of random keys: reproducible bytes in a test.
+ * let n = 0;
+ * const counting: MaskSource = {
+ *   fill(target, offset) {
+ *     target[offset] = target[offset + 1] = target[offset + 2] = 0;
+ *     target[offset + 3] = ++n & 0xff;
+ *   },
+ * };
+ * ```
+ */
 export interface MaskSource {
   /** Writes a fresh 4-byte masking key into `target` at `offset`. */
   fill(target: Uint8Array, offset: number): void;
@@ -81,6 +115,15 @@ const POOL_SIZE = 8192;
  * Masking keys from `node:crypto`, drawn 8 KiB at a time (2,048 keys per `randomFillSync` call)
  * rather than one system call per frame. RFC 6455 §5.3 requires keys an intermediary cannot
  * predict; a CSPRNG pool meets that.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, Opcode, RandomMaskSource } from 'fullduplex/frame';
+ *
+ * const masks = new RandomMaskSource(); // one per client connection is plenty
+ * const [frame] = encodeFrame({ fin: true, opcode: Opcode.TEXT }, Buffer.from('hi'), masks);
+ * console.log(frame!.length); // 2 header + 4 key + 2 payload = 8
+ * ```
  */
 export class RandomMaskSource implements MaskSource {
   private readonly pool = Buffer.allocUnsafe(POOL_SIZE);
@@ -101,7 +144,18 @@ export class RandomMaskSource implements MaskSource {
   }
 }
 
-/** A source that always yields the same key. For tests and the RFC's worked examples only. */
+/**
+ * A source that always yields the same key. For tests and the RFC's worked examples only.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, FixedMaskSource, Opcode } from 'fullduplex/frame';
+ *
+ * const mask = new FixedMaskSource(Buffer.from([0x37, 0xfa, 0x21, 0x3d]));
+ * const [frame] = encodeFrame({ fin: true, opcode: Opcode.TEXT }, Buffer.from('Hello'), mask);
+ * console.log(frame!.toString('hex')); // '818537fa213d7f9f4d5158' (RFC 6455 §5.7)
+ * ```
+ */
 export class FixedMaskSource implements MaskSource {
   constructor(private readonly key: Uint8Array) {}
 

@@ -12,7 +12,22 @@ import { isUtf8 } from 'node:buffer';
 // State = number of continuation bytes still expected, plus the allowed range of the next one.
 const ACCEPT = 0;
 
-/** Streaming validator: feed pieces with {@link Utf8Validator.push}, finish with {@link Utf8Validator.end}. */
+/**
+ * Streaming validator: feed pieces with {@link Utf8Validator.push}, finish with {@link Utf8Validator.end}.
+ *
+ * @example
+ * ```ts
+ * import { Utf8Validator } from 'fullduplex/frame';
+ *
+ * const euro = Buffer.from('€'); // e2 82 ac
+ * const validator = new Utf8Validator();
+ * validator.push(euro.subarray(0, 2)); // true: a valid prefix, split mid-character
+ * validator.push(euro.subarray(2)); // true
+ * validator.end(); // true
+ * validator.reset();
+ * validator.push(Buffer.from([0xed, 0xa0])); // false at once: a UTF-16 surrogate can never follow
+ * ```
+ */
 export class Utf8Validator {
   /** Continuation bytes still needed to complete the current sequence (0 = at a boundary). */
   private needed = ACCEPT;
@@ -96,7 +111,17 @@ export class Utf8Validator {
   }
 }
 
-/** One-shot check of a complete byte string. */
+/**
+ * One-shot check of a complete byte string.
+ *
+ * @example
+ * ```ts
+ * import { isValidUtf8 } from 'fullduplex/frame';
+ *
+ * isValidUtf8(Buffer.from('κόσμε')); // true
+ * isValidUtf8(Buffer.from([0xc0, 0xaf])); // false: overlong '/'
+ * ```
+ */
 export function isValidUtf8(bytes: Uint8Array): boolean {
   return isUtf8(bytes);
 }
