@@ -1,0 +1,127 @@
+/**
+ * The two Redis client libraries behind one small interface, detected by shape (nothing is
+ * imported: the user brings the client, configured with their TLS, ACL, Sentinel…).
+ *
+ * - node-redis (`redis` / `@redis/client` v4–v6): has `isReady`; subscribe in buffer mode with
+ *   `subscribe(channels, listener, true)` (one shared listener, so subscribing again is idempotent
+ *   and unsubscribing removes only ours); sharded with `sSubscribe`/`sPublish`.
+ * - ioredis (v5–v6): has a `status` string; messages arrive for every subscription of the
+ *   connection as `messageBuffer`/`smessageBuffer` events (Buffers); sharded with
+ *   `ssubscribe`/`spublish`.
+ */
+
+/** A client of either library (checked at runtime: `isReady` for node-redis, `status` for ioredis). */
+export type RedisClientLike = object;
+
+/** Handles inbound messages; `channel` arrives as a Buffer (or a string from some clients). */
+export type MessageHandler = (channel: Buffer | string, message: Buffer) => void;
+
+/** One client, seen by the driver. */
+export interface ClientAdapter {
+  /** `'node-redis'` or `'ioredis'`. */
+  readonly kind: 'node-redis' | 'ioredis';
+  /** Connected and accepting commands now (commands issued otherwise would sit in an offline queue). */
+  ready(): boolean;
+  /** Calls `onChange` on every connection-state event; adds an `error` listener; returns a detach. */
+  watch(onChange: (error?: Error) => void): () => void;
+  publish(channel: string, message: Buffer, sharded: boolean): Promise<unknown>;
+  subscribe(channels: string[], sharded: boolean): Promise<unknown>;
+  unsubscribe(channels: string[], sharded: boolean): Promise<unknown>;
+  /** Routes inbound messages to `handler`; returns a detach. */
+  listen(handler: MessageHandler): () => void;
+}
+
+// Loose views of the two libraries: only what is called here.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type AnyFn = (...args: any[]) => any;
+interface Emitter {
+  on(event: string, listener: AnyFn): unknown;
+  off?(event: string, listener: AnyFn): unknown;
+  removeListener?(event: string, listener: AnyFn): unknown;
+}
+
+const NODE_REDIS_STATE_EVENTS = ['ready', 'end', 'error', 'reconnecting', 'connect'];
+const IOREDIS_STATE_EVENTS = ['ready', 'close', 'end', 'error', 'reconnecting', 'connect'];
+
+/** Wraps a user's client; throws a TypeError naming what is supported when the shape is unknown. */
+export function adaptClient(client: RedisClientLike, role: string): ClientAdapter {
+  const c = client as Record<string, unknown> & Emitter;
+  if (typeof c !== 'object' || c === null || typeof c.on !== 'function') {
+    throw new TypeError(`${role}: expected a node-redis or ioredis client`);
+  }
+  if ('isReady' in c && typeof c.subscribe === 'function') return nodeRedis(c);
+  if (typeof c.status === 'string' && typeof c.subscribe === 'function') return ioredis(c);
+  throw new TypeError(`${role}: expected a node-redis (v4+) or ioredis (v5+) client`);
+}
+
+function detach(c: Emitter, event: string, listener: AnyFn): void {
+  if (typeof c.off === 'function') c.off(event, listener);
+  else c.removeListener?.(event, listener);
+}
+
+function watchEvents(c: Emitter, events: string[], onChange: (error?: Error) => void): () => void {
+  const listeners = events.map((event) => {
+    // Our own `error` listener also keeps an error without a user listener from crashing the process.
+    const listener = event === 'error' ? (error: Error) => onChange(error) : () => onChange();
+    c.on(event, listener);
+    return [event, listener] as const;
+  });
+  return () => {
+    for (const [event, listener] of listeners) detach(c, event, listener);
+  };
+}
+
+/** Runs `call`, turning a synchronous throw (closed client) into a rejection. */
+function attempt(call: () => unknown): Promise<unknown> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function nodeRedis(c: Record<string, any> & Emitter): ClientAdapter {
+  let handler: MessageHandler | null = null;
+  // One function for every channel: node-redis keys listeners by function, so re-subscribing
+  // with it after a reconnect adds nothing and unsubscribing removes only ours.
+  const listener = (message: Buffer, channel: Buffer): void => handler?.(channel, message);
+  return {
+    kind: 'node-redis',
+    ready: () => c.isReady === true,
+    watch: (onChange) => watchEvents(c, NODE_REDIS_STATE_EVENTS, onChange),
+    publish: (channel, message, sharded) =>
+      attempt(() => (sharded ? c.sPublish(channel, message) : c.publish(channel, message))),
+    subscribe: (channels, sharded) =>
+      attempt(() => (sharded ? c.sSubscribe(channels, listener, true) : c.subscribe(channels, listener, true))),
+    unsubscribe: (channels, sharded) =>
+      attempt(() => (sharded ? c.sUnsubscribe(channels, listener, true) : c.unsubscribe(channels, listener, true))),
+    listen: (h) => {
+      handler = h;
+      return () => {
+        handler = null;
+      };
+    },
+  };
+}
+
+function ioredis(c: Record<string, any> & Emitter): ClientAdapter {
+  return {
+    kind: 'ioredis',
+    ready: () => c.status === 'ready',
+    watch: (onChange) => watchEvents(c, IOREDIS_STATE_EVENTS, onChange),
+    publish: (channel, message, sharded) =>
+      attempt(() => (sharded ? c.spublish(channel, message) : c.publish(channel, message))),
+    subscribe: (channels, sharded) => attempt(() => (sharded ? c.ssubscribe(...channels) : c.subscribe(...channels))),
+    unsubscribe: (channels, sharded) =>
+      attempt(() => (sharded ? c.sunsubscribe(...channels) : c.unsubscribe(...channels))),
+    listen: (h) => {
+      const onMessage = (channel: Buffer, message: Buffer): void => h(channel, message);
+      c.on('messageBuffer', onMessage);
+      c.on('smessageBuffer', onMessage);
+      return () => {
+        detach(c, 'messageBuffer', onMessage);
+        detach(c, 'smessageBuffer', onMessage);
+      };
+    },
+  };
+}
