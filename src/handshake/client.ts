@@ -10,7 +10,17 @@ import type { ExtensionOffer } from './tokens.js';
  * verdict on the server's response head. No sockets here either.
  */
 
-/** Stable identifiers for every way the client side of the handshake can fail. */
+/**
+ * Stable identifiers for every way the client side of the handshake can fail.
+ *
+ * @example
+ * ```ts
+ * import type { HandshakeErrorCode } from 'fullduplex/handshake';
+ *
+ * const retryable = (code: HandshakeErrorCode, status?: number): boolean =>
+ *   code === 'FD_ERR_HANDSHAKE_STATUS' && status !== undefined && status >= 500;
+ * ```
+ */
 export type HandshakeErrorCode =
   | 'FD_ERR_INVALID_URL'
   | 'FD_ERR_INVALID_OPTION'
@@ -24,6 +34,17 @@ export type HandshakeErrorCode =
 /**
  * A failed or impossible opening handshake: a bad URL or option when building the request, or a
  * server response the client MUST fail the connection on (RFC 6455 §4.1).
+ *
+ * @example
+ * ```ts
+ * import { buildClientRequest, HandshakeError } from 'fullduplex/handshake';
+ *
+ * try {
+ *   buildClientRequest({ url: 'http://example.com/#top' });
+ * } catch (error) {
+ *   if (error instanceof HandshakeError) console.log(error.code); // 'FD_ERR_INVALID_URL'
+ * }
+ * ```
  */
 export class HandshakeError extends Error {
   /** Stable identifier, e.g. `FD_ERR_HANDSHAKE_ACCEPT`. */
@@ -39,7 +60,21 @@ export class HandshakeError extends Error {
   }
 }
 
-/** Input of {@link buildClientRequest}. */
+/**
+ * Input of {@link buildClientRequest}.
+ *
+ * @example
+ * ```ts
+ * import { buildClientRequest, type ClientRequestOptions } from 'fullduplex/handshake';
+ *
+ * const options: ClientRequestOptions = {
+ *   url: 'wss://example.com/chat',
+ *   protocols: ['chat.v2'],
+ *   headers: { Authorization: 'Bearer abc' },
+ * };
+ * const { bytes, key } = buildClientRequest(options);
+ * ```
+ */
 export interface ClientRequestOptions {
   /** `ws:` or `wss:` URL; `http:`/`https:` are taken as `ws:`/`wss:`. No fragment (RFC 6455 §3). */
   url: URL | string;
@@ -58,7 +93,18 @@ export interface ClientRequestOptions {
   headers?: Record<string, string>;
 }
 
-/** The request produced by {@link buildClientRequest}. */
+/**
+ * The request produced by {@link buildClientRequest}.
+ *
+ * @example
+ * ```ts
+ * import { buildClientRequest } from 'fullduplex/handshake';
+ *
+ * const request = buildClientRequest({ url: 'ws://127.0.0.1:8765/' });
+ * socket.write(request.bytes); // keep request.key to check the answer
+ * console.log(request.head.split('\r\n')[0]); // 'GET / HTTP/1.1'
+ * ```
+ */
 export interface ClientRequest {
   /** The key sent, needed later by {@link validateServerResponse}. */
   key: string;
@@ -87,6 +133,16 @@ const RESERVED = new Set([
  * @throws {HandshakeError} `FD_ERR_INVALID_URL` for an unparsable URL, another scheme or a
  * fragment; `FD_ERR_INVALID_OPTION` for an invalid key, subprotocol, extension or header (CR/LF
  * in particular, which would let the caller's data inject headers).
+ *
+ * @example
+ * ```ts
+ * import { buildClientRequest, parseResponseHead, validateServerResponse } from 'fullduplex/handshake';
+ *
+ * const request = buildClientRequest({ url: 'ws://127.0.0.1:8765/chat', protocols: ['chat.v2'] });
+ * socket.write(request.bytes);
+ * // ...once parseResponseHead(received) is complete:
+ * const verdict = validateServerResponse(head, { key: request.key, protocols: ['chat.v2'] });
+ * ```
  */
 export function buildClientRequest(options: ClientRequestOptions): ClientRequest {
   const url = parseUrl(options.url);
@@ -163,7 +219,17 @@ function parseUrl(input: URL | string): URL {
   return url;
 }
 
-/** What the client offered, to hold the server's response against. */
+/**
+ * What the client offered, to hold the server's response against.
+ *
+ * @example
+ * ```ts
+ * import { validateServerResponse, type ExpectedHandshake } from 'fullduplex/handshake';
+ *
+ * const expected: ExpectedHandshake = { key: request.key, protocols: ['chat.v2'] };
+ * const verdict = validateServerResponse(head, expected);
+ * ```
+ */
 export interface ExpectedHandshake {
   /** The `Sec-WebSocket-Key` that was sent. */
   key: string;
@@ -173,7 +239,18 @@ export interface ExpectedHandshake {
   extensions?: string[];
 }
 
-/** Verdict of {@link validateServerResponse}. */
+/**
+ * Verdict of {@link validateServerResponse}.
+ *
+ * @example
+ * ```ts
+ * import { validateServerResponse } from 'fullduplex/handshake';
+ *
+ * const verdict = validateServerResponse(head, { key: request.key });
+ * if (verdict.ok) console.log('subprotocol:', verdict.protocol ?? 'none');
+ * else console.log(verdict.error.code, verdict.error.status);
+ * ```
+ */
 export type ClientHandshakeResult =
   | { ok: true; protocol: string | null; extensions: ExtensionOffer[] }
   | { ok: false; error: HandshakeError };
@@ -184,6 +261,16 @@ export type ClientHandshakeResult =
  * `Connection: Upgrade`, the expected `Sec-WebSocket-Accept`, then any subprotocol and extensions
  * must be among those offered. The extensions' parameters are returned for their own negotiators
  * to check.
+ *
+ * @example
+ * ```ts
+ * import { computeAccept, parseResponseHead, validateServerResponse } from 'fullduplex/handshake';
+ *
+ * const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+ * const raw = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(key)}\r\n\r\n`;
+ * const parsed = parseResponseHead(Buffer.from(raw));
+ * if (parsed.kind === 'complete') console.log(validateServerResponse(parsed.head, { key }).ok); // true
+ * ```
  */
 export function validateServerResponse(head: ParsedResponseHead, expected: ExpectedHandshake): ClientHandshakeResult {
   const h = head.headers;

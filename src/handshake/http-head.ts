@@ -9,7 +9,18 @@ import { isFieldValueChar, isOws, isToken, isTokenChar } from './chars.js';
  * the cost is linear in the head size whatever the input.
  */
 
-/** Bounds applied while parsing; both are checked before any per-line work is done. */
+/**
+ * Bounds applied while parsing; both are checked before any per-line work is done.
+ *
+ * @example
+ * ```ts
+ * import { parseRequestHead, type HeadLimits } from 'fullduplex/handshake';
+ *
+ * const strict: HeadLimits = { maxHeadSize: 4096, maxHeaderCount: 32 };
+ * const result = parseRequestHead(received, strict);
+ * if (result.kind === 'error') console.log(result.status); // 431 when a limit is exceeded
+ * ```
+ */
 export interface HeadLimits {
   /** Largest head accepted, in bytes, including the final CRLFCRLF. Default 8192. */
   maxHeadSize?: number;
@@ -17,12 +28,44 @@ export interface HeadLimits {
   maxHeaderCount?: number;
 }
 
-/** Default for {@link HeadLimits.maxHeadSize}, the same order as node:http's 16 KiB limit. */
+/**
+ * Default for {@link HeadLimits.maxHeadSize}, the same order as node:http's 16 KiB limit.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_HEAD_SIZE } from 'fullduplex/handshake';
+ *
+ * // Allow twice the default for clients that send large cookies.
+ * const server = await serve(handler, { maxHeadSize: 2 * DEFAULT_MAX_HEAD_SIZE });
+ * ```
+ */
 export const DEFAULT_MAX_HEAD_SIZE = 8192;
-/** Default for {@link HeadLimits.maxHeaderCount}. */
+/**
+ * Default for {@link HeadLimits.maxHeaderCount}.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_HEADER_COUNT, parseRequestHead } from 'fullduplex/handshake';
+ *
+ * parseRequestHead(received, { maxHeaderCount: DEFAULT_MAX_HEADER_COUNT / 2 });
+ * ```
+ */
 export const DEFAULT_MAX_HEADER_COUNT = 100;
 
-/** Header fields of a parsed head. */
+/**
+ * Header fields of a parsed head.
+ *
+ * @example
+ * ```ts
+ * import { parseRequestHead } from 'fullduplex/handshake';
+ *
+ * const result = parseRequestHead(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\nX-Tag: 1\r\nX-Tag: 2\r\n\r\n'));
+ * if (result.kind === 'complete') {
+ *   console.log(result.head.headers['x-tag']); // '1, 2'
+ *   console.log(result.head.rawHeaders.length); // 3
+ * }
+ * ```
+ */
 export interface ParsedHeaders {
   /**
    * Lowercase name → value. Repeated fields are joined with `, ` in arrival order, which is how a
@@ -34,7 +77,17 @@ export interface ParsedHeaders {
   rawHeaders: Array<[string, string]>;
 }
 
-/** A parsed request head (RFC 9112 §3). */
+/**
+ * A parsed request head (RFC 9112 §3).
+ *
+ * @example
+ * ```ts
+ * import { parseRequestHead } from 'fullduplex/handshake';
+ *
+ * const result = parseRequestHead(Buffer.from('GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\n\r\n'));
+ * if (result.kind === 'complete') console.log(result.head.method, result.head.target); // 'GET' '/chat?room=1'
+ * ```
+ */
 export interface ParsedRequestHead extends ParsedHeaders {
   /** Request method, case preserved (methods are case-sensitive, RFC 9110 §9.1). */
   method: string;
@@ -44,7 +97,17 @@ export interface ParsedRequestHead extends ParsedHeaders {
   httpVersion: string;
 }
 
-/** A parsed response head (RFC 9112 §4). */
+/**
+ * A parsed response head (RFC 9112 §4).
+ *
+ * @example
+ * ```ts
+ * import { parseResponseHead } from 'fullduplex/handshake';
+ *
+ * const result = parseResponseHead(Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n'));
+ * if (result.kind === 'complete') console.log(result.head.status, result.head.reason); // 101 'Switching Protocols'
+ * ```
+ */
 export interface ParsedResponseHead extends ParsedHeaders {
   /** `major.minor`, e.g. `1.1`. */
   httpVersion: string;
@@ -54,7 +117,17 @@ export interface ParsedResponseHead extends ParsedHeaders {
   reason: string;
 }
 
-/** Why a head was refused, with the status a server should answer with. */
+/**
+ * Why a head was refused, with the status a server should answer with.
+ *
+ * @example
+ * ```ts
+ * import { parseRequestHead } from 'fullduplex/handshake';
+ *
+ * const result = parseRequestHead(Buffer.from('GET / HTTP/2.0\r\n\r\n'));
+ * if (result.kind === 'error') socket.end(`HTTP/1.1 ${result.status} ${result.message}\r\n\r\n`); // 505
+ * ```
+ */
 export interface HeadParseError {
   kind: 'error';
   /** 431 too large, 505 unsupported HTTP major version, 400 anything malformed. */
@@ -65,6 +138,18 @@ export interface HeadParseError {
 /**
  * Outcome of parsing the bytes received so far. On `complete`, bytes from `bytesConsumed` on
  * are not part of the head: they already belong to the WebSocket stream and must be handed on.
+ *
+ * @example
+ * ```ts
+ * import { parseRequestHead } from 'fullduplex/handshake';
+ *
+ * const result = parseRequestHead(received);
+ * switch (result.kind) {
+ *   case 'incomplete': break; // wait for more bytes
+ *   case 'error': refuse(result.status); break;
+ *   case 'complete': upgrade(result.head, received.subarray(result.bytesConsumed)); break;
+ * }
+ * ```
  */
 export type HeadParseResult<H> =
   | { kind: 'incomplete' }
@@ -81,6 +166,19 @@ function fail(status: 400 | 431 | 505, message: string): HeadParseError {
 /**
  * Parses a request head from the bytes received so far. Call again with all bytes received so
  * far (not just the new ones) while the result is `incomplete`.
+ *
+ * @example
+ * ```ts
+ * import { parseRequestHead } from 'fullduplex/handshake';
+ *
+ * let received = Buffer.alloc(0);
+ * socket.on('data', (chunk) => {
+ *   received = Buffer.concat([received, chunk]);
+ *   const result = parseRequestHead(received);
+ *   if (result.kind === 'incomplete') return;
+ *   // 'error': answer result.status; 'complete': result.head, and the bytes after bytesConsumed
+ * });
+ * ```
  */
 export function parseRequestHead(buf: Uint8Array, limits: HeadLimits = {}): HeadParseResult<ParsedRequestHead> {
   const split = splitHead(buf, limits);
@@ -92,7 +190,17 @@ export function parseRequestHead(buf: Uint8Array, limits: HeadLimits = {}): Head
   return { kind: 'complete', head: { ...start, ...fields }, bytesConsumed: split.end };
 }
 
-/** Parses a response head from the bytes received so far; see {@link parseRequestHead}. */
+/**
+ * Parses a response head from the bytes received so far; see {@link parseRequestHead}.
+ *
+ * @example
+ * ```ts
+ * import { parseResponseHead } from 'fullduplex/handshake';
+ *
+ * const result = parseResponseHead(Buffer.from('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'));
+ * if (result.kind === 'complete') console.log(result.head.status); // 404
+ * ```
+ */
 export function parseResponseHead(buf: Uint8Array, limits: HeadLimits = {}): HeadParseResult<ParsedResponseHead> {
   const split = splitHead(buf, limits);
   if (split.kind !== 'lines') return split;

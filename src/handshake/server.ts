@@ -15,6 +15,25 @@ import type { ExtensionOffer } from './tokens.js';
  * What the server needs from an upgrade request. Header names are lowercase. A
  * `ParsedRequestHead` from {@link parseRequestHead} already has this shape; use
  * {@link fromIncomingMessage} for a `node:http` request.
+ *
+ * @example
+ * ```ts
+ * import { acceptUpgrade, type UpgradeRequest } from 'fullduplex/handshake';
+ *
+ * const request: UpgradeRequest = {
+ *   method: 'GET',
+ *   target: '/chat',
+ *   httpVersion: '1.1',
+ *   headers: {
+ *     host: 'example.com',
+ *     upgrade: 'websocket',
+ *     connection: 'Upgrade',
+ *     'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+ *     'sec-websocket-version': '13',
+ *   },
+ * };
+ * acceptUpgrade(request).ok; // true
+ * ```
  */
 export interface UpgradeRequest {
   method: string;
@@ -26,6 +45,16 @@ export interface UpgradeRequest {
 /**
  * An HTTP response as a plain value, so a server hook can add headers (cookies, say) or change the
  * body before it is serialized.
+ *
+ * @example
+ * ```ts
+ * import { acceptUpgrade, serializeResponse } from 'fullduplex/handshake';
+ *
+ * const result = acceptUpgrade(request);
+ * // A plain value: add a header before it is written.
+ * result.response.headers.push(['Set-Cookie', 'session=abc; HttpOnly']);
+ * socket.write(serializeResponse(result.response));
+ * ```
  */
 export interface HandshakeResponse {
   status: number;
@@ -40,13 +69,37 @@ export interface HandshakeResponse {
  * of every offer of its extension, in the client's order of preference, and returns the
  * parameters of the one it accepts, or `null` to decline them all. Throwing rejects the
  * handshake with 400, for offers the extension's spec says must fail the connection.
+ *
+ * @example
+ * ```ts
+ * import { acceptUpgrade, type ServerExtensionNegotiator } from 'fullduplex/handshake';
+ *
+ * // Accepts the first offer of a hypothetical extension, without parameters.
+ * const example: ServerExtensionNegotiator = {
+ *   name: 'x-example',
+ *   negotiate: (offers) => (offers.length > 0 ? { params: {} } : null),
+ * };
+ * const result = acceptUpgrade(request, { extensions: [example] });
+ * ```
  */
 export interface ServerExtensionNegotiator {
   readonly name: string;
   negotiate(offers: Array<Record<string, string | true>>): { params: Record<string, string | true> } | null;
 }
 
-/** Choices the server makes while accepting. */
+/**
+ * Choices the server makes while accepting.
+ *
+ * @example
+ * ```ts
+ * import { acceptUpgrade, type ServerHandshakeOptions } from 'fullduplex/handshake';
+ *
+ * const options: ServerHandshakeOptions = {
+ *   selectProtocol: (offered) => (offered.includes('chat.v2') ? 'chat.v2' : null),
+ * };
+ * const result = acceptUpgrade(request, options);
+ * ```
+ */
 export interface ServerHandshakeOptions {
   /**
    * Picks a subprotocol from the client's list (called only when the list is non-empty). Return
@@ -65,6 +118,19 @@ export interface ServerHandshakeOptions {
 /**
  * Outcome of {@link acceptUpgrade}: either a 101 to send (with what was negotiated, and the
  * client's subprotocol list for hooks that want to see it), or an error response and why.
+ *
+ * @example
+ * ```ts
+ * import { acceptUpgrade, serializeResponse } from 'fullduplex/handshake';
+ *
+ * const result = acceptUpgrade(request);
+ * if (result.ok) {
+ *   socket.write(serializeResponse(result.response)); // 101, then WebSocket frames
+ * } else {
+ *   console.log(result.reason); // e.g. 'Missing or invalid Sec-WebSocket-Key header'
+ *   socket.end(serializeResponse(result.response)); // 400, 426, ...
+ * }
+ * ```
  */
 export type ServerHandshakeResult =
   | {
@@ -77,7 +143,21 @@ export type ServerHandshakeResult =
     }
   | { ok: false; response: HandshakeResponse; reason: string };
 
-/** Adapts a `node:http` request (e.g. from the server's `'upgrade'` event) to an {@link UpgradeRequest}. */
+/**
+ * Adapts a `node:http` request (e.g. from the server's `'upgrade'` event) to an {@link UpgradeRequest}.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { acceptUpgrade, fromIncomingMessage, serializeResponse } from 'fullduplex/handshake';
+ *
+ * createServer().on('upgrade', (req, socket) => {
+ *   const result = acceptUpgrade(fromIncomingMessage(req));
+ *   if (!result.ok) socket.end(serializeResponse(result.response));
+ *   // else: write the 101 and hand the socket to a WebSocketConnection
+ * });
+ * ```
+ */
 export function fromIncomingMessage(req: IncomingMessage): UpgradeRequest {
   const headers: Record<string, string | undefined> = Object.create(null);
   for (const [name, value] of Object.entries(req.headers)) {
@@ -90,6 +170,18 @@ export function fromIncomingMessage(req: IncomingMessage): UpgradeRequest {
  * Validates an upgrade request and, if it is acceptable, negotiates subprotocol and extensions
  * and builds the 101 response (RFC 6455 §4.2.1, §4.2.2). Checks run in the order `ws` uses, and
  * the first failure decides the response; its `reason` names the offending header.
+ *
+ * @example
+ * ```ts
+ * import { acceptUpgrade, parseRequestHead, serializeResponse } from 'fullduplex/handshake';
+ *
+ * const parsed = parseRequestHead(received);
+ * if (parsed.kind === 'complete') {
+ *   const result = acceptUpgrade(parsed.head, { selectProtocol: (offered) => offered[0] ?? null });
+ *   socket.write(serializeResponse(result.response));
+ *   if (!result.ok) socket.end();
+ * }
+ * ```
  */
 export function acceptUpgrade(req: UpgradeRequest, options: ServerHandshakeOptions = {}): ServerHandshakeResult {
   const h = req.headers;
@@ -187,6 +279,14 @@ function isAtLeast11(version: string): boolean {
  * (401, 403, 404, 503...). It closes the connection, since after a refused upgrade the socket is
  * in no state worth reusing, and carries `message` (default: the status text) as a plain-text
  * body. `extraHeaders` are added, replacing defaults of the same name.
+ *
+ * @example
+ * ```ts
+ * import { rejectResponse, serializeResponse } from 'fullduplex/handshake';
+ *
+ * const response = rejectResponse(401, 'Token required', { 'WWW-Authenticate': 'Bearer' });
+ * socket.end(serializeResponse(response));
+ * ```
  */
 export function rejectResponse(
   status: 400 | 401 | 403 | 404 | 405 | 426 | 431 | 500 | 503 | number,
@@ -216,6 +316,13 @@ export function rejectResponse(
  *
  * @throws {TypeError} on a status outside 100-999, a non-token header name, a value or reason with
  * characters not allowed in a header, or a body on a 1xx response.
+ *
+ * @example
+ * ```ts
+ * import { rejectResponse, serializeResponse } from 'fullduplex/handshake';
+ *
+ * serializeResponse(rejectResponse(404)).toString().split('\r\n')[0]; // 'HTTP/1.1 404 Not Found'
+ * ```
  */
 export function serializeResponse(res: HandshakeResponse): Buffer {
   if (!Number.isInteger(res.status) || res.status < 100 || res.status > 999) {

@@ -7,7 +7,20 @@ import { isFieldValueChar, isOws, isToken, isTokenChar } from './chars.js';
  * expressions, so hostile input costs time linear in its length.
  */
 
-/** A syntax error in a header value; the only error the parsers in this module throw. */
+/**
+ * A syntax error in a header value; the only error the parsers in this module throw.
+ *
+ * @example
+ * ```ts
+ * import { HeaderSyntaxError, parseTokenList } from 'fullduplex/handshake';
+ *
+ * try {
+ *   parseTokenList('chat, v1 v2');
+ * } catch (error) {
+ *   if (error instanceof HeaderSyntaxError) console.log(error.offset); // where parsing stopped
+ * }
+ * ```
+ */
 export class HeaderSyntaxError extends SyntaxError {
   /** Offset in the header value where the problem was found. */
   readonly offset: number;
@@ -19,7 +32,17 @@ export class HeaderSyntaxError extends SyntaxError {
   }
 }
 
-/** One extension with its parameters; a parameter without a value is `true`. */
+/**
+ * One extension with its parameters; a parameter without a value is `true`.
+ *
+ * @example
+ * ```ts
+ * import { formatExtensions, type ExtensionOffer } from 'fullduplex/handshake';
+ *
+ * const offer: ExtensionOffer = { name: 'permessage-deflate', params: { client_max_window_bits: true } };
+ * formatExtensions([offer]); // 'permessage-deflate; client_max_window_bits'
+ * ```
+ */
 export interface ExtensionOffer {
   name: string;
   params: Record<string, string | true>;
@@ -46,6 +69,14 @@ function scanToken(s: string, i: number): number {
  * `hasToken('keep-alive, Upgrade', 'upgrade')` is true. Deliberately lenient, never throws:
  * `Upgrade` elements may carry a `/version` that is not a token (RFC 9110 §7.8), and all the
  * handshake needs is whether the wanted element is there. `undefined` (header absent) is false.
+ *
+ * @example
+ * ```ts
+ * import { hasToken } from 'fullduplex/handshake';
+ *
+ * hasToken('keep-alive, Upgrade', 'upgrade'); // true
+ * hasToken(undefined, 'upgrade'); // false
+ * ```
  */
 export function hasToken(header: string | undefined, token: string): boolean {
   if (header === undefined) return false;
@@ -70,6 +101,13 @@ export function hasToken(header: string | undefined, token: string): boolean {
  * token must be present. Tokens are returned as sent, in order.
  *
  * @throws {HeaderSyntaxError} on any other character or an empty list.
+ *
+ * @example
+ * ```ts
+ * import { parseTokenList } from 'fullduplex/handshake';
+ *
+ * parseTokenList('gzip, , br'); // ['gzip', 'br']
+ * ```
  */
 export function parseTokenList(header: string): string[] {
   return scanTokenList(header, false);
@@ -80,6 +118,14 @@ export function parseTokenList(header: string): string[] {
  * (RFC 6455 §4.1 item 10, §11.3.4). Comparison is case-sensitive, as subprotocol names are.
  *
  * @throws {HeaderSyntaxError} on a malformed list or a repeated name.
+ *
+ * @example
+ * ```ts
+ * import { parseSubprotocols } from 'fullduplex/handshake';
+ *
+ * parseSubprotocols('chat.v2, chat.v1'); // ['chat.v2', 'chat.v1']
+ * parseSubprotocols('chat, chat'); // throws HeaderSyntaxError: names must be unique
+ * ```
  */
 export function parseSubprotocols(header: string): string[] {
   return scanTokenList(header, true);
@@ -128,6 +174,15 @@ function scanTokenList(header: string, unique: boolean): string[] {
  *
  * @throws {HeaderSyntaxError} on malformed input, an empty list, or a parameter repeated within one
  * extension (a record cannot keep both values, and RFC 7692 §7 treats that as invalid anyway).
+ *
+ * @example
+ * ```ts
+ * import { parseExtensions } from 'fullduplex/handshake';
+ *
+ * parseExtensions('permessage-deflate; client_max_window_bits, permessage-deflate');
+ * // [{ name: 'permessage-deflate', params: { client_max_window_bits: true } },
+ * //  { name: 'permessage-deflate', params: {} }]
+ * ```
  */
 export function parseExtensions(header: string): ExtensionOffer[] {
   const out: ExtensionOffer[] = [];
@@ -206,6 +261,13 @@ function scanQuoted(s: string, i: number): [string, number] {
  *
  * @throws {TypeError} if a name or parameter name is not a token, or a value contains a character
  * that cannot appear in a header at all (CR, LF, other controls, code points above U+00FF).
+ *
+ * @example
+ * ```ts
+ * import { formatExtensions } from 'fullduplex/handshake';
+ *
+ * formatExtensions([{ name: 'x-ext', params: { mode: 'a b' } }]); // 'x-ext; mode="a b"'
+ * ```
  */
 export function formatExtensions(list: readonly ExtensionOffer[]): string {
   return list
