@@ -26,8 +26,11 @@ type DropReason = Extract<BackplaneEvent, { type: 'dropped' }>['reason'];
 export interface NodeCoreOptions {
   /** Largest payload forwarded or accepted, in bytes. */
   maxMessageSize: number;
-  /** Forget a remote origin not heard from for this long (ms). */
-  originTtl: number;
+  /**
+   * A sender forgets a channel idle for between this and twice this (ms), and restarts its seq at
+   * 1; receivers forget (origin, channel) state idle for a quarter to a half of it, first.
+   */
+  idleReset: number;
   /** At most one `dropped` (per reason) and one `malformed` event per this period (ms). */
   eventInterval: number;
 }
@@ -35,7 +38,7 @@ export interface NodeCoreOptions {
 /** Defaults for {@link NodeCoreOptions}. */
 export const NODE_CORE_DEFAULTS: NodeCoreOptions = {
   maxMessageSize: 16 * 1024 * 1024,
-  originTtl: 10 * 60_000,
+  idleReset: 4 * 60_000,
   eventInterval: 1000,
 };
 
@@ -67,6 +70,7 @@ export class NodeCore {
   private lastMalformed = '';
   private eventTimer: NodeJS.Timeout | null = null;
   private maintenance: NodeJS.Timeout | null = null;
+  private ticks = 0;
 
   constructor(options: Partial<NodeCoreOptions> = {}) {
     this.options = { ...NODE_CORE_DEFAULTS, ...options };
@@ -81,14 +85,14 @@ export class NodeCore {
   /** Attaches the server's sink and starts the pruning timer. */
   start(sink: BackplaneSink): void {
     this.sink = sink;
-    // Pruning twice per TTL keeps idle state for at most ~1.5 TTL; unref: never keeps a process alive.
-    this.maintenance = setInterval(() => this.prune(), this.options.originTtl / 2).unref();
+    // unref: the timer never keeps a process alive.
+    this.maintenance = setInterval(() => this.prune(), this.options.idleReset / 4).unref();
   }
 
-  /** Forgets idle sender channels and silent origins. */
-  prune(now = Date.now()): void {
-    this.seqs.prune();
-    this.tracker.expire(now - this.options.originTtl);
+  /** One maintenance tick: receivers age every tick, senders every fourth (see idleReset). */
+  prune(): void {
+    this.tracker.prune();
+    if (++this.ticks % 4 === 0) this.seqs.prune();
   }
 
   /**
@@ -108,7 +112,7 @@ export class NodeCore {
     const message = decode(raw, this.options.maxMessageSize);
     if (!message.ok) return this.malformed(message.reason);
     if (message.broadcast !== (topic === null)) return this.malformed('broadcast flag does not match the channel');
-    const verdict = this.tracker.accept(channel, message.origin, message.seq, Date.now());
+    const verdict = this.tracker.accept(channel, message.origin, message.seq);
     if (verdict === ECHO) {
       this.counters.echoes++;
       return;

@@ -4,9 +4,9 @@
  * between two nodes are reported exactly (a seq is consumed only for a message handed to the
  * transport, so sender-side drops and receiver-side gaps never count the same message twice).
  *
- * Memory stays bounded: the sender forgets channels idle for two prune periods (the receiver takes
- * a restart at seq 1 as a reset, not a loss), and the receiver forgets origins not heard from
- * within `originTtl` and the state of channels it unsubscribed from.
+ * Memory stays bounded: the sender forgets channels idle for a prune period or two, the receiver
+ * forgets (origin, channel) pairs idle for a quarter of that (so it has forgotten before the sender
+ * can restart a channel at 1), origins with nothing left, and the channels it unsubscribed from.
  */
 import { MAX_SEQ, ORIGIN_SIZE, nextSeq } from './wire.js';
 
@@ -47,13 +47,20 @@ export const ECHO = -1;
 export const DUPLICATE = -2;
 
 interface OriginState {
-  seen: number;
-  channels: Map<string, number>;
+  current: Map<string, number>;
+  previous: Map<string, number>;
 }
 
 const HALF = Math.floor(MAX_SEQ / 2);
 
-/** Receiver side: per (origin, channel), the last seq delivered. */
+/**
+ * Receiver side: per (origin, channel), the last seq delivered. Anything at or behind it is a
+ * duplicate (ioredis resends unanswered commands after a reconnect). Entries idle for two
+ * {@link SeqTracker.prune} periods are forgotten, and an origin with none left is forgotten too:
+ * prune at least four times as often as the senders' {@link SeqAllocator.prune}, so the receiver
+ * forgets a channel before its sender can restart it at 1 (then seq 1 is a fresh baseline, not a
+ * "duplicate").
+ */
 export class SeqTracker {
   private readonly self: Buffer;
   private readonly origins = new Map<string, OriginState>();
@@ -68,44 +75,48 @@ export class SeqTracker {
    * Decides about one message: {@link ECHO}, {@link DUPLICATE}, or the number of messages missed
    * before it (0 when it is the next one, or the first heard from that origin on that channel).
    */
-  accept(channel: string, origin: Buffer, seq: number, now: number): number {
+  accept(channel: string, origin: Buffer, seq: number): number {
     if (origin.equals(this.self)) return ECHO;
     const key = origin.toString('latin1');
     let state = this.origins.get(key);
     if (state === undefined) {
-      state = { seen: now, channels: new Map() };
+      state = { current: new Map(), previous: new Map() };
       this.origins.set(key, state);
     }
-    state.seen = now;
-    const last = state.channels.get(channel);
+    let last = state.current.get(channel);
     if (last === undefined) {
-      state.channels.set(channel, seq);
+      last = state.previous.get(channel);
+      if (last !== undefined) state.previous.delete(channel);
+    }
+    if (last === undefined) {
+      state.current.set(channel, seq);
       return 0;
     }
     // Forward distance on the ring 1..MAX_SEQ; more than half way round means "behind".
     const distance = (seq - last + MAX_SEQ) % MAX_SEQ;
-    if (distance === 0) return DUPLICATE;
-    if (distance > HALF) {
-      // The sender forgot the channel (idle prune) or restarted its counter: a reset, no loss.
-      if (seq !== 1) return DUPLICATE;
-      state.channels.set(channel, seq);
-      return 0;
+    if (distance === 0 || distance > HALF) {
+      state.current.set(channel, last);
+      return DUPLICATE;
     }
-    state.channels.set(channel, seq);
+    state.current.set(channel, seq);
     return distance - 1;
   }
 
   /** Forgets every origin's state for `channel` (called when the node unsubscribes from it). */
   forgetChannel(channel: string): void {
     for (const [key, state] of this.origins) {
-      state.channels.delete(channel);
-      if (state.channels.size === 0) this.origins.delete(key);
+      state.current.delete(channel);
+      state.previous.delete(channel);
+      if (state.current.size === 0 && state.previous.size === 0) this.origins.delete(key);
     }
   }
 
-  /** Forgets origins not heard from since `before` (a timestamp as passed to accept). */
-  expire(before: number): void {
-    for (const [key, state] of this.origins) if (state.seen < before) this.origins.delete(key);
+  /** Ages entries by one period; drops those idle for two, and origins with nothing left. */
+  prune(): void {
+    for (const [key, state] of this.origins) {
+      if (state.current.size === 0) this.origins.delete(key);
+      else this.origins.set(key, { current: new Map(), previous: state.current });
+    }
   }
 
   /** Origins remembered (for leak tests). */
@@ -116,7 +127,7 @@ export class SeqTracker {
   /** (origin, channel) pairs remembered (for leak tests). */
   get entries(): number {
     let n = 0;
-    for (const state of this.origins.values()) n += state.channels.size;
+    for (const state of this.origins.values()) n += state.current.size + state.previous.size;
     return n;
   }
 }

@@ -1,0 +1,106 @@
+/**
+ * A throwaway Debian `redis-server` for backplane tests: a free loopback port (never 6379, where
+ * the package may run its own daemon), no persistence, killed with SIGKILL (a crash, as in
+ * production outages) and restartable on the same port so clients reconnect to it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sleep, unusedPort } from './async.js';
+import { peer } from './peers.js';
+
+/** One redis-server process (restartable). */
+export class RedisServer {
+  readonly port: number;
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  private readonly dir: string;
+  private readonly command: string;
+
+  private constructor(port: number) {
+    this.port = port;
+    this.command = peer('redis-server').command;
+    this.dir = mkdtempSync(join(tmpdir(), 'fd-redis-'));
+  }
+
+  /** Starts a server on a free port and waits until it answers PING. */
+  static async start(): Promise<RedisServer> {
+    const server = new RedisServer(await unusedPort());
+    await server.restart();
+    return server;
+  }
+
+  /** Reserves a port without starting anything (for "Redis absent at start"); call restart() later. */
+  static async reserve(): Promise<RedisServer> {
+    return new RedisServer(await unusedPort());
+  }
+
+  /** `redis://127.0.0.1:<port>`. */
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Whether the process is running. */
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  /** (Re)starts the server on the same port and waits for PONG. */
+  async restart(): Promise<void> {
+    if (this.child !== null) throw new Error('redis-server is already running');
+    const child = spawn(
+      this.command,
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+       '--daemonize', 'no', '--dir', this.dir, '--loglevel', 'warning'],
+      // Redis prints warnings (overcommit) on stdout even at this level: not a failure.
+      { stdio: 'ignore' },
+    );
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('exit', () => {
+      if (this.child === child) this.child = null;
+    });
+    const deadline = Date.now() + 10_000;
+    while (!(await ping(this.port))) {
+      if (this.child !== child) throw new Error(`redis-server exited during start (port ${this.port})`);
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer PING on port ${this.port}`);
+      await sleep(10);
+    }
+  }
+
+  /** SIGKILL, then waits for the exit. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child === null) return;
+    child.kill('SIGKILL');
+    await this.exited;
+    this.child = null;
+  }
+
+  /** Kills the server and removes its directory. */
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** One inline PING over a fresh TCP connection: true on `+PONG`. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let reply = '';
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (data) => {
+      reply += data.toString('latin1');
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}
