@@ -229,6 +229,65 @@ export function parseExtensions(header: string): ExtensionOffer[] {
   return out;
 }
 
+/** One extension element with its parameters in order, repeats kept (see {@link parseExtensionsRaw}). */
+export interface RawExtensionOffer {
+  name: string;
+  params: Array<[string, string | true]>;
+}
+
+/**
+ * Parses `Sec-WebSocket-Extensions` with the same grammar as {@link parseExtensions}, but keeps
+ * every parameter as an ordered `[name, value]` pair, repeats included. A repeated parameter is
+ * legal in RFC 6455 §9.1's grammar; whether it is acceptable is the extension's decision
+ * (RFC 7692 §7: the server declines that offer and tries the next one, rather than failing the
+ * whole handshake with 400). A quoted-string value is returned unescaped.
+ *
+ * @throws {HeaderSyntaxError} on malformed input or an empty list (never on repeats).
+ */
+export function parseExtensionsRaw(header: string): RawExtensionOffer[] {
+  const out: RawExtensionOffer[] = [];
+  const n = header.length;
+  let i = 0;
+  for (;;) {
+    i = skipOws(header, i);
+    if (i >= n) break;
+    if (header.charCodeAt(i) === COMMA) {
+      i++;
+      continue;
+    }
+    let end = scanToken(header, i);
+    if (end === i) throw new HeaderSyntaxError('expected an extension name', i);
+    const name = header.slice(i, end);
+    const params: Array<[string, string | true]> = [];
+    i = skipOws(header, end);
+    while (i < n && header.charCodeAt(i) !== COMMA) {
+      if (header.charCodeAt(i) !== SEMI) throw new HeaderSyntaxError('expected ";" or ","', i);
+      i = skipOws(header, i + 1);
+      end = scanToken(header, i);
+      if (end === i) throw new HeaderSyntaxError('expected a parameter name', i);
+      const key = header.slice(i, end);
+      i = skipOws(header, end);
+      let value: string | true = true;
+      if (i < n && header.charCodeAt(i) === EQ) {
+        i = skipOws(header, i + 1);
+        if (i < n && header.charCodeAt(i) === DQUOTE) {
+          [value, i] = scanQuoted(header, i);
+        } else {
+          end = scanToken(header, i);
+          if (end === i) throw new HeaderSyntaxError('expected a parameter value', i);
+          value = header.slice(i, end);
+          i = end;
+        }
+        i = skipOws(header, i);
+      }
+      params.push([key, value]);
+    }
+    out.push({ name, params });
+  }
+  if (out.length === 0) throw new HeaderSyntaxError('empty extension list', i);
+  return out;
+}
+
 /**
  * quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE (RFC 9110 §5.6.4), starting at the
  * opening quote. Returns the unescaped value and the index after the closing quote.

@@ -1,0 +1,247 @@
+import type { ClientExtension, EncodedFrame, Extension, ExtensionParams, ServerExtension } from '../frame/extension.js';
+import { Opcode } from '../frame/opcode.js';
+import { compressStandalone, createDeflater, type Deflater } from './deflater.js';
+import { createInflater, type Inflater } from './inflater.js';
+import {
+  acceptAnswer,
+  acceptOffer,
+  checkWindowBitsOption,
+  makeOffer,
+  NegotiationError,
+  type ClientPolicy,
+  type DeflateParams,
+  type RawParams,
+  type ServerPolicy,
+} from './params.js';
+import { windowBitsForZlib } from './zlib-sync.js';
+
+/** The extension token (RFC 7692 §6). */
+export const PERMESSAGE_DEFLATE = 'permessage-deflate';
+/** RSV1, "Per-Message Compressed" (RFC 7692 §6). */
+const RSV1 = 0b100;
+
+/** Compression settings shared by both roles. */
+export interface DeflateTuning {
+  /** zlib compression level 0–9. Default 6 (zlib's default). */
+  level?: number;
+  /** zlib memLevel 1–9: hash table size, 2^(memLevel+9) bytes. Default 5 (python-websockets' measured sweet spot). */
+  memLevel?: number;
+  /**
+   * Messages whose first frame is shorter than this are sent uncompressed (RSV1 clear). Default 0:
+   * with context takeover even tiny JSON events shrink, and without it a message whose compressed
+   * form is not smaller is sent uncompressed anyway (see README of this module).
+   */
+  threshold?: number;
+}
+
+/** Server options for {@link permessageDeflate}. */
+export interface PerMessageDeflateOptions extends DeflateTuning {
+  /** Window of our compressor, 8–15 (answered as `server_max_window_bits` when below 15). Default 12. */
+  serverMaxWindowBits?: number;
+  /** Window asked of the client when it offers `client_max_window_bits`. Default 12. */
+  clientMaxWindowBits?: number;
+  /** Reset our compressor after every message (always answer `server_no_context_takeover`). Default false. */
+  serverNoContextTakeover?: boolean;
+  /**
+   * Ask the client to reset its compressor after every message. Default false: Safari 15.0–15.3
+   * breaks on it (uWebSockets#1347), so only on explicit request.
+   */
+  clientNoContextTakeover?: boolean;
+}
+
+/** Client options for {@link permessageDeflateClient}. */
+export interface PerMessageDeflateClientOptions extends DeflateTuning {
+  /**
+   * `true` (default): offer `client_max_window_bits` without a value, letting the server pick our
+   * window, as browsers, ws and undici do; a number 8–15: offer that value; `false`: don't offer it.
+   */
+  clientMaxWindowBits?: number | boolean;
+  /** Offer `server_max_window_bits=N` (the server must compress with at most N bits). Not offered by default. */
+  serverMaxWindowBits?: number;
+  /** Offer `server_no_context_takeover`. Default false. */
+  serverNoContextTakeover?: boolean;
+  /** Offer `client_no_context_takeover` and reset our compressor per message. Default false. */
+  clientNoContextTakeover?: boolean;
+  /** Cap on our compressor's window below whatever the server allows, 8–15. Default 12. */
+  windowBits?: number;
+}
+
+interface Tuning {
+  level: number;
+  memLevel: number;
+  threshold: number;
+}
+
+function resolveTuning(o: DeflateTuning): Tuning {
+  const level = o.level ?? 6;
+  const memLevel = o.memLevel ?? 5;
+  const threshold = o.threshold ?? 0;
+  if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`level must be an integer from 0 to 9, got ${String(level)}`);
+  if (!Number.isInteger(memLevel) || memLevel < 1 || memLevel > 9) throw new RangeError(`memLevel must be an integer from 1 to 9, got ${String(memLevel)}`);
+  if (!Number.isInteger(threshold) || threshold < 0) throw new RangeError(`threshold must be a non-negative integer, got ${String(threshold)}`);
+  return { level, memLevel, threshold };
+}
+
+/**
+ * One connection's permessage-deflate session: the runtime {@link Extension}. Holds no zlib state
+ * until a compressed message is sent or received; directions without context takeover borrow a
+ * pooled context per message, so they cost nothing between messages.
+ */
+export class PerMessageDeflate implements Extension {
+  readonly name = PERMESSAGE_DEFLATE;
+  readonly rsvBits = RSV1;
+  private readonly inflater: Inflater;
+  private readonly deflater: Deflater;
+  /** An outgoing compressed message has started and not yet ended. */
+  private midMessage = false;
+
+  constructor(
+    /** The negotiated parameters from this endpoint's point of view. */
+    readonly params: DeflateParams,
+    private readonly tuning: Tuning,
+  ) {
+    this.inflater = createInflater(params.remoteMaxWindowBits, !params.remoteNoContextTakeover);
+    this.deflater = createDeflater({ windowBits: params.localMaxWindowBits, level: tuning.level, memLevel: tuning.memLevel }, !params.localNoContextTakeover);
+  }
+
+  decode(piece: Buffer, fin: boolean, budget: number): Buffer {
+    return this.inflater.decode(piece, fin, budget);
+  }
+
+  encode(payload: Uint8Array, opcode: number, fin: boolean): EncodedFrame {
+    if (opcode !== Opcode.CONTINUATION) {
+      // Decide before feeding the compressor: a declined message must never enter its window
+      // (sockudo-ws#14), since the peer's inflater never sees it.
+      if (payload.length < this.tuning.threshold) return { payload, rsv: 0 };
+      const out = this.deflater.compress(payload, fin);
+      // Without takeover the context was reset at the end of the message, so when compression
+      // does not pay, sending the original instead leaves both sides consistent.
+      if (fin && this.params.localNoContextTakeover && out.length >= payload.length) return { payload, rsv: 0 };
+      this.midMessage = !fin;
+      return { payload: out, rsv: RSV1 };
+    }
+    if (!this.midMessage) throw new Error('permessage-deflate: continuation frame without a compressed first frame');
+    this.midMessage = !fin;
+    return { payload: this.deflater.compress(payload, fin), rsv: 0 };
+  }
+
+  /**
+   * The frame to send for a message compressed once for many receivers ({@link SharedMessage}):
+   * the shared bytes for this connection's window class, and this connection's compressor forgets
+   * its history so it never references bytes the peer holds in a different order. Call it at the
+   * moment the message becomes this connection's next data message (the same moment `encode` would
+   * be called), never while a fragmented message is being sent; the frame is a single FIN frame.
+   */
+  encodeShared(message: SharedMessage): EncodedFrame {
+    if (this.midMessage) throw new Error('permessage-deflate: encodeShared() while a fragmented message is being sent');
+    const payload = message.payload;
+    if (payload.length < this.tuning.threshold) return { payload, rsv: 0 };
+    const compressed = message.compressedFor(windowBitsForZlib(this.params.localMaxWindowBits), this.tuning);
+    if (this.params.localNoContextTakeover) {
+      if (compressed.length >= payload.length) return { payload, rsv: 0 };
+    } else {
+      // The peer's window now holds these bytes after what our context knows; forgetting makes
+      // our next message reference nothing before it, which the peer can always inflate.
+      this.deflater.forget();
+    }
+    return { payload: compressed, rsv: RSV1 };
+  }
+
+  dispose(): void {
+    this.inflater.dispose();
+    this.deflater.dispose();
+    this.midMessage = false;
+  }
+}
+
+/**
+ * One outgoing message compressed at most once per window class, for publish/broadcast.
+ *
+ * Why it is valid: the bytes come from a fresh context, so they reference nothing before them and
+ * any receiver can inflate them whatever its history (RFC 7692 §7.2.2: back-references are the
+ * sender's choice). What must never happen is the receiver's own compressor later referencing a
+ * window the peer no longer has in the same order (sockudo-ws#14): for receivers without context
+ * takeover nothing is kept anyway; for receivers with it, {@link PerMessageDeflate.encodeShared}
+ * resets their compressor, which afterwards references only bytes of the message it compresses.
+ * The cost is one message compressed without context per broadcast on those connections.
+ */
+export class SharedMessage {
+  private readonly byWindow = new Map<number, Buffer>();
+
+  /** `payload` must not change while the message is being sent. */
+  constructor(readonly payload: Uint8Array) {}
+
+  /** The compressed bytes for receivers whose compressor window is `windowBits` (already adjusted for zlib). */
+  compressedFor(windowBits: number, tuning: { level: number; memLevel: number }): Buffer {
+    let out = this.byWindow.get(windowBits);
+    if (out === undefined) {
+      out = compressStandalone(this.payload, { windowBits, level: tuning.level, memLevel: tuning.memLevel });
+      this.byWindow.set(windowBits, out);
+    }
+    return out;
+  }
+}
+
+/**
+ * Server side of permessage-deflate: accepts the first acceptable offer (RFC 7692 §5, §7.1), one
+ * with an unknown, repeated or invalid parameter is declined and the next one tried.
+ *
+ * Defaults: our window 12 bits, memLevel 5, level 6, client window 12 when the client offers
+ * `client_max_window_bits`, context takeover both ways.
+ */
+export function permessageDeflate(options: PerMessageDeflateOptions = {}): ServerExtension {
+  const tuning = resolveTuning(options);
+  const policy: ServerPolicy = {
+    serverMaxWindowBits: checkWindowBitsOption('serverMaxWindowBits', options.serverMaxWindowBits ?? 12),
+    clientMaxWindowBits: checkWindowBitsOption('clientMaxWindowBits', options.clientMaxWindowBits ?? 12),
+    serverNoContextTakeover: options.serverNoContextTakeover ?? false,
+    clientNoContextTakeover: options.clientNoContextTakeover ?? false,
+  };
+  return {
+    name: PERMESSAGE_DEFLATE,
+    negotiate(offers: ReadonlyArray<RawParams>): { params: ExtensionParams; extension: Extension } | null {
+      for (const offer of offers) {
+        let accepted: ReturnType<typeof acceptOffer>;
+        try {
+          accepted = acceptOffer(offer, policy);
+        } catch (err) {
+          if (err instanceof NegotiationError) continue; // decline, try the next (RFC 7692 §5)
+          throw err;
+        }
+        return { params: accepted.answer, extension: new PerMessageDeflate(accepted.params, tuning) };
+      }
+      return null;
+    },
+  };
+}
+
+/**
+ * Client side of permessage-deflate: offers `permessage-deflate; client_max_window_bits` by
+ * default and validates the server's answer during the handshake (a bad answer throws an `Error`
+ * naming the problem, never later at the first compressed frame).
+ */
+export function permessageDeflateClient(options: PerMessageDeflateClientOptions = {}): ClientExtension {
+  const tuning = resolveTuning(options);
+  const cmwb = options.clientMaxWindowBits ?? true;
+  const policy: ClientPolicy = {
+    clientMaxWindowBits: typeof cmwb === 'number' ? checkWindowBitsOption('clientMaxWindowBits', cmwb) : cmwb,
+    serverMaxWindowBits: options.serverMaxWindowBits === undefined ? undefined : checkWindowBitsOption('serverMaxWindowBits', options.serverMaxWindowBits),
+    serverNoContextTakeover: options.serverNoContextTakeover ?? false,
+    clientNoContextTakeover: options.clientNoContextTakeover ?? false,
+    windowBits: checkWindowBitsOption('windowBits', options.windowBits ?? 12),
+  };
+  return {
+    name: PERMESSAGE_DEFLATE,
+    offer: () => [makeOffer(policy)],
+    accept(params: RawParams): Extension {
+      let negotiated: DeflateParams;
+      try {
+        negotiated = acceptAnswer(params, policy);
+      } catch (err) {
+        if (err instanceof NegotiationError) throw new Error(`invalid permessage-deflate answer: ${err.message}`);
+        throw err;
+      }
+      return new PerMessageDeflate(negotiated, tuning);
+    },
+  };
+}
