@@ -2,7 +2,23 @@ import { EventEmitter } from 'node:events';
 import type { Message, SendData, WebSocketConnection } from '../io/connection.js';
 import { connect, ConnectError, type ClientOptions } from './connect.js';
 
-/** How {@link ReconnectingWebSocket} retries. Every field is optional. */
+/**
+ * How {@link ReconnectingWebSocket} retries. Every field is optional.
+ *
+ * @example
+ * ```ts
+ * import { ReconnectingWebSocket, type ReconnectOptions } from 'fullduplex';
+ *
+ * const reconnect: ReconnectOptions = {
+ *   initialDelay: 250,
+ *   maxDelay: 10_000,
+ *   maxAttempts: 20,
+ *   // Do not come back after the server said the session is over.
+ *   shouldReconnect: (code) => code !== 4000,
+ * };
+ * const rws = new ReconnectingWebSocket('ws://127.0.0.1:8765', { reconnect });
+ * ```
+ */
 export interface ReconnectOptions {
   /** Delay before the first retry, in ms. Default 500. */
   initialDelay?: number;
@@ -31,19 +47,89 @@ export interface ReconnectOptions {
   random?: () => number;
 }
 
-/** Options of {@link ReconnectingWebSocket}: those of `connect()` plus `reconnect`. */
+/**
+ * Options of {@link ReconnectingWebSocket}: those of `connect()` plus `reconnect`.
+ *
+ * @example
+ * ```ts
+ * import { ReconnectingWebSocket, type ReconnectingOptions } from 'fullduplex';
+ *
+ * const options: ReconnectingOptions = {
+ *   headers: { Authorization: 'Bearer abc' }, // every connect() option applies to each attempt
+ *   pingInterval: 10_000,
+ *   reconnect: { maxDelay: 5000 },
+ * };
+ * const rws = new ReconnectingWebSocket('wss://example.com/feed', options);
+ * ```
+ */
 export interface ReconnectingOptions extends ClientOptions {
+  /** How to retry; defaults as listed in {@link ReconnectOptions}. */
   reconnect?: ReconnectOptions;
 }
 
-/** What happened, as yielded by iterating a {@link ReconnectingWebSocket}. */
+/**
+ * What happened, as yielded by iterating a {@link ReconnectingWebSocket}.
+ *
+ * @example
+ * ```ts
+ * import { ReconnectingWebSocket } from 'fullduplex';
+ *
+ * const rws = new ReconnectingWebSocket('ws://127.0.0.1:8765');
+ * for await (const event of rws) {
+ *   if (event.type === 'message') console.log(`< ${event.data}`);
+ *   else if (event.type === 'reconnecting') console.log(`retry ${event.attempt} in ${event.delay} ms`);
+ * }
+ * ```
+ */
 export type ReconnectingEvent =
-  | { type: 'open'; ws: WebSocketConnection; reconnected: boolean }
-  | { type: 'message'; data: Message; isBinary: boolean }
-  | { type: 'disconnect'; code: number; reason: string }
-  | { type: 'reconnecting'; attempt: number; delay: number; error: Error | undefined };
+  | {
+      /** A connection opened (queued messages already flushed). */
+      type: 'open';
+      /** The new connection. */
+      ws: WebSocketConnection;
+      /** False only for the first connection. */
+      reconnected: boolean;
+    }
+  | {
+      /** A message arrived. */
+      type: 'message';
+      /** Text as `string`, binary as `Buffer`. */
+      data: Message;
+      /** True for a binary message. */
+      isBinary: boolean;
+    }
+  | {
+      /** The current connection closed. */
+      type: 'disconnect';
+      /** Its close code (1006 when it dropped). */
+      code: number;
+      /** Its close reason. */
+      reason: string;
+    }
+  | {
+      /** A retry is scheduled. */
+      type: 'reconnecting';
+      /** Retry number of this outage, from 1. */
+      attempt: number;
+      /** Wait before the attempt, in ms, jitter applied. */
+      delay: number;
+      /** Why the previous attempt failed, if one did. */
+      error: Error | undefined;
+    };
 
-/** Events of a {@link ReconnectingWebSocket}, with their listener signatures. */
+/**
+ * Events of a {@link ReconnectingWebSocket}, with their listener signatures.
+ *
+ * @example
+ * ```ts
+ * import { ReconnectingWebSocket } from 'fullduplex';
+ *
+ * const rws = new ReconnectingWebSocket('ws://127.0.0.1:8765');
+ * rws.on('disconnect', (code, reason) => console.log(`lost the connection: ${code} ${reason}`));
+ * rws.on('reconnecting', ({ attempt, delay, error }) => console.log(`retry ${attempt} in ${delay} ms`, error?.message));
+ * rws.on('stop', (error) => console.log(error ? `gave up: ${error.message}` : 'stopped'));
+ * ```
+ */
 export interface ReconnectingEvents {
   /** A connection opened; `reconnected` is false only for the first one. Queued messages are already flushed. */
   open: [ws: WebSocketConnection, info: { reconnected: boolean }];
@@ -57,7 +143,23 @@ export interface ReconnectingEvents {
   stop: [error: Error | null];
 }
 
-/** Why a {@link ReconnectingWebSocket.send} failed. */
+/**
+ * Why a {@link ReconnectingWebSocket.send} failed.
+ *
+ * @example
+ * ```ts
+ * import { ReconnectingError, ReconnectingWebSocket } from 'fullduplex';
+ *
+ * const rws = new ReconnectingWebSocket('ws://127.0.0.1:8765', { reconnect: { maxQueued: 10 } });
+ * try {
+ *   await rws.send('tick');
+ * } catch (error) {
+ *   if (error instanceof ReconnectingError && error.code === 'FD_ERR_QUEUE_FULL') {
+ *     // offline for a while: drop the tick rather than queue without bound
+ *   }
+ * }
+ * ```
+ */
 export class ReconnectingError extends Error {
   /** `FD_ERR_QUEUE_FULL`, `FD_ERR_STOPPED` or `FD_ERR_GAVE_UP`. */
   readonly code: 'FD_ERR_QUEUE_FULL' | 'FD_ERR_STOPPED' | 'FD_ERR_GAVE_UP';

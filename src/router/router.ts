@@ -5,6 +5,14 @@ import type { RoutingHandler, UpgradeInfo, VerifyResult } from '../server/server
 /**
  * Names of the `{name}` parameters in a route pattern, as a union of string literals:
  * `ParamNames<'/rooms/{room}/users/{user}'>` is `'room' | 'user'`.
+ *
+ * @example
+ * ```ts
+ * import type { ParamNames } from 'fullduplex';
+ *
+ * type Names = ParamNames<'/rooms/{room}/users/{user}'>; // 'room' | 'user'
+ * const name: Names = 'room';
+ * ```
  */
 export type ParamNames<Pattern extends string> = Pattern extends `${string}{${infer Name}}${infer Rest}`
   ? Name | ParamNames<Rest>
@@ -14,6 +22,15 @@ export type ParamNames<Pattern extends string> = Pattern extends `${string}{${in
  * The params object a route handler receives, typed from its pattern:
  * `RouteParams<'/light/{status}'>` is `{ readonly status: string }`. A pattern that is not a
  * literal type gives a string record.
+ *
+ * @example
+ * ```ts
+ * import type { RouteParams } from 'fullduplex';
+ *
+ * function describe(params: RouteParams<'/light/{status}'>): string {
+ *   return `light is ${params.status}`; // params.colour would not compile
+ * }
+ * ```
  */
 export type RouteParams<Pattern extends string> = string extends Pattern
   ? Readonly<Record<string, string>>
@@ -22,6 +39,17 @@ export type RouteParams<Pattern extends string> = string extends Pattern
 /**
  * Handles a connection on a matched route, with the path parameters (percent-decoded) and the
  * query string. As with any handler, a returned promise closes the connection when it settles.
+ *
+ * @example
+ * ```ts
+ * import { Router, type RouteHandler } from 'fullduplex';
+ *
+ * const room: RouteHandler<'/rooms/{room}'> = async (ws, { room }, query) => {
+ *   ws.subscribe(room);
+ *   for await (const message of ws) console.log(room, query.get('user'), message);
+ * };
+ * const router = new Router().route('/rooms/{room}', room);
+ * ```
  */
 export type RouteHandler<Pattern extends string> = (
   ws: WebSocketConnection,
@@ -29,7 +57,18 @@ export type RouteHandler<Pattern extends string> = (
   query: URLSearchParams,
 ) => void | Promise<void>;
 
-/** What {@link Router.match} found for a path. */
+/**
+ * What {@link Router.match} found for a path.
+ *
+ * @example
+ * ```ts
+ * import { Router } from 'fullduplex';
+ *
+ * const router = new Router().route('/light/{status}', () => {});
+ * router.match('/light/on'); // { pattern: '/light/{status}', params: { status: 'on' } }
+ * router.match('/switch/on'); // null
+ * ```
+ */
 export interface RouteMatch {
   /** The pattern as registered, e.g. `/light/{status}`. */
   pattern: string;
