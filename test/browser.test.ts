@@ -4,24 +4,25 @@
  * value change in both, sees "2 users online", closes one and sees "1 user". A screenshot is saved
  * under test-output/.
  *
- * Never a downloaded browser: only /usr/bin/chromium. Without it the test is skipped — except in CI
- * (CI set), where it must run and fails instead.
+ * Never a downloaded browser: only Debian's /usr/bin/chromium (`FULLDUPLEX_CHROMIUM` overrides the
+ * path). Without it the test is skipped with a line naming the package — except in CI (CI set),
+ * where it must run and fails instead (test/helpers/peers.ts).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { killAll, Proc, ROOT } from './fixtures/seed/processes.js';
+import { chromiumCommand, describeWithPeer } from './helpers/peers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-const mustRun = Boolean(process.env.CI);
+const CHROMIUM = chromiumCommand();
 const SCREENSHOT_DIR = join(ROOT, 'test-output');
 
 afterEach(killAll);
 
-describe.skipIf(!available && !mustRun)(
-  `counter page in Chromium (${available ? CHROMIUM : `skipped: ${CHROMIUM} is absent and CI is not set; in CI this test runs and fails without it`})`,
+describeWithPeer(
+  'chromium',
+  `counter page in Chromium (${CHROMIUM})`,
   () => {
     let browser: Browser;
 

@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connect, ConnectError } from '../src/index.js';
 import { ensureCertificate } from '../examples/05-wss/cert.js';
 import { freePort, killAll, Proc } from './fixtures/seed/processes.js';
+import { describeWithPeer } from './helpers/peers.js';
 
 afterEach(killAll);
 
@@ -122,7 +123,8 @@ describe('04-router', () => {
   });
 });
 
-describe('05-wss', () => {
+// The example makes its certificate with openssl.
+describeWithPeer('openssl', '05-wss', () => {
   const certFile = join(scratch, 'localhost.pem');
 
   it('creates a self-signed localhost certificate, and the client that trusts it gets the greeting', async () => {

@@ -1,40 +1,22 @@
 /**
  * wss:// end to end: our server on `node:tls` with a self-signed certificate made by `openssl`
  * for localhost and 127.0.0.1, reached by our client (trusting it through `tls.ca`, or refusing
- * it without) and by ws's client.
+ * it without) and by ws's client. Without openssl the tests are skipped with a line naming the
+ * Debian package; in CI they run (test/helpers/peers.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, ConnectError, serve, WebSocket, type WebSocketServer } from '../src/index.js';
 import { cleanupAfterEach, withTimeout } from './helpers/async.js';
+import { describeWithPeer } from './helpers/peers.js';
 import { Inbox, openWs } from './helpers/ws.js';
 
 let dir: string;
 let cert: Buffer;
 let key: Buffer;
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'fullduplex-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  cert = readFileSync(join(dir, 'cert.pem'));
-  key = readFileSync(join(dir, 'key.pem'));
-});
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 const defer = cleanupAfterEach();
 
@@ -61,7 +43,27 @@ async function secureEchoServer(): Promise<{ server: WebSocketServer; port: numb
   return { server, port: server.address().port };
 }
 
-describe('wss://', () => {
+describeWithPeer('openssl', 'wss://', () => {
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fullduplex-tls-'));
+    execFileSync(
+      'openssl',
+      [
+        'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+        '-days', '1', '-subj', '/CN=localhost',
+        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    cert = readFileSync(join(dir, 'cert.pem'));
+    key = readFileSync(join(dir, 'key.pem'));
+  });
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
   it('our server reports a wss:// URL', async () => {
     const { server, port } = await secureEchoServer();
     expect(server.url).toBe(`wss://127.0.0.1:${port}/`);

@@ -6,12 +6,16 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { withTimeout } from './async.js';
+import { pythonCommand } from './peers.js';
 
 /** The repository root (the cwd children run in). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Debian's interpreter: the one with `python3-websockets` (the `python3` on PATH has none). */
-export const PYTHON = '/usr/bin/python3';
+/**
+ * Debian's interpreter: the one with `python3-websockets` (the `python3` on PATH has none);
+ * `FULLDUPLEX_PYTHON` overrides it, as for the peer probe in peers.ts.
+ */
+export const PYTHON = pythonCommand();
 
 /** How a child ended. */
 export interface Exit {
