@@ -41,7 +41,9 @@ describe('parseWindowBits', () => {
   it.each([['8', 8], ['9', 9], ['10', 10], ['12', 12], ['15', 15]])('%s → %d', (v, n) => expect(parseWindowBits(v)).toBe(n));
   it.each(['0', '7', '16', '09', '010', '0x9', '1e1', '9.0', '+9', '-9', ' 9', '9 ', '', '٩', '1O', '100'])('%j is invalid', (v) => expect(parseWindowBits(v)).toBeNull());
   it('accepts exactly the decimal strings 8..15', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 4 }), (s) => expect(parseWindowBits(s)).toBe(/^(8|9|1[0-5])$/.test(s) ? Number(s) : null)));
+    fc.assert(fc.property(fc.string({ maxLength: 4 }), (s) => {
+      expect(parseWindowBits(s)).toBe(/^(8|9|1[0-5])$/.test(s) ? Number(s) : null);
+    }));
   });
 });
 
