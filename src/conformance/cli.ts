@@ -10,9 +10,8 @@
  */
 import { parseArgs } from 'node:util';
 import { runAgent } from './agent.js';
-import { FuzzingServer } from './fuzzing-server.js';
-import { TerminalReporter, writeReport } from './report.js';
-import { runServerSuite } from './server-runner.js';
+import { startClientSuite, testClient, testServer, type SuiteOptions } from './index.js';
+import { TerminalReporter } from './report.js';
 import type { RunReport } from './types.js';
 
 export const CONFORMANCE_USAGE = `Usage:
@@ -58,13 +57,22 @@ export async function runConformanceCli(args: string[]): Promise<number> {
   }
 }
 
-async function finish(report: RunReport, reporter: TerminalReporter, dir: string | undefined): Promise<number> {
+/** Prints the summary (the report, if any, was written by the suite function); the exit code. */
+function finish(report: RunReport, reporter: TerminalReporter, dir: string | undefined): number {
   reporter.summary(report);
-  if (dir) {
-    await writeReport(dir, report);
-    process.stdout.write(`Report written to ${dir}/index.html and ${dir}/index.json\n`);
-  }
+  if (dir) process.stdout.write(`Report written to ${dir}/index.html and ${dir}/index.json\n`);
   return report.results.some((r) => r.verdict === 'FAILED') ? 1 : 0;
+}
+
+/** The suite options of the shared flags, with progress printed by `reporter`. */
+function suiteOptions(values: { cases?: string; exclude?: string }, reporter: TerminalReporter, report: string | undefined): SuiteOptions {
+  return {
+    ...(values.cases ? { cases: values.cases } : {}),
+    ...(values.exclude ? { exclude: values.exclude } : {}),
+    ...(report ? { report } : {}),
+    onCaseStart: (c, i, n) => reporter.caseStarted(c.id, i, n),
+    onResult: (r, i, n) => reporter.caseDone(r, i, n),
+  };
 }
 
 async function serverCommand(args: string[]): Promise<number> {
@@ -73,12 +81,7 @@ async function serverCommand(args: string[]): Promise<number> {
   if (!url) throw new Error(`conformance server needs the URL of an echo server\n${CONFORMANCE_USAGE}`);
   const reporter = new TerminalReporter();
   process.stdout.write(`Testing the server at ${url}\n`);
-  const report = await runServerSuite(url, {
-    ...(values.cases ? { cases: values.cases } : {}),
-    ...(values.exclude ? { exclude: values.exclude } : {}),
-    onCaseStart: (c, i, n) => reporter.caseStarted(c.id, i, n),
-    onResult: (r, i, n) => reporter.caseDone(r, i, n),
-  });
+  const report = await testServer(url, suiteOptions(values, reporter, values.report));
   return finish(report, reporter, values.report);
 }
 
@@ -94,27 +97,20 @@ async function clientCommand(args: string[]): Promise<number> {
     },
   });
   const reporter = new TerminalReporter();
-  const server = new FuzzingServer({
-    host: values.host,
-    port: Number(values.port),
-    ...(values.cases ? { cases: values.cases } : {}),
-    ...(values.exclude ? { exclude: values.exclude } : {}),
-    onCaseStart: (_agent, c, i, n) => reporter.caseStarted(c.id, i, n),
-    onResult: (_agent, r, i, n) => reporter.caseDone(r, i, n),
-  });
-  const url = await server.listen();
+  const suite = await startClientSuite({ host: values.host, port: Number(values.port), ...suiteOptions(values, reporter, values.report) });
+  const url = suite.url;
   process.stdout.write(
-    `Fuzzing server on ${url} with ${server.cases.length} cases. Point your client at it, e.g.\n  fullduplex conformance agent ${url}\n`,
+    `Fuzzing server on ${url} with ${suite.cases.length} cases. Point your client at it, e.g.\n  fullduplex conformance agent ${url}\n`,
   );
   try {
     for (;;) {
-      const report = await server.waitForReport(values.agent);
+      const report = await suite.nextReport(values.agent);
       process.stdout.write(`\nAgent '${report.target}' finished.\n`);
-      const code = await finish(report, reporter, values.report);
+      const code = finish(report, reporter, values.report);
       if (!values['keep-running']) return code;
     }
   } finally {
-    await server.close();
+    await suite.close();
   }
 }
 
@@ -139,35 +135,24 @@ async function selfCommand(args: string[]): Promise<number> {
   const server = new WebSocketServer(undefined, { port: 0, pingInterval: 0, maxMessageSize: 64 * 1024 * 1024 });
   server.on('connection', (ws) => ws.on('message', (data) => void ws.send(data).catch(() => {})));
   await server.listen();
-  const filters = { ...(values.cases ? { cases: values.cases } : {}), ...(values.exclude ? { exclude: values.exclude } : {}) };
   let code = 0;
   try {
     process.stdout.write(`Server suite against fullduplex's server at ${server.url}\n`);
     const reporter = new TerminalReporter();
-    const serverReport = await runServerSuite(server.url, {
-      ...filters,
-      onCaseStart: (c, i, n) => reporter.caseStarted(c.id, i, n),
-      onResult: (r, i, n) => reporter.caseDone(r, i, n),
-    });
-    code |= await finish(serverReport, reporter, values.report ? `${values.report}/server` : undefined);
+    const dir = values.report ? `${values.report}/server` : undefined;
+    code |= finish(await testServer(server.url, suiteOptions(values, reporter, dir)), reporter, dir);
   } finally {
     await server.close();
   }
   const clientReporter = new TerminalReporter();
-  const fuzzing = new FuzzingServer({
-    port: 0,
-    ...filters,
-    onCaseStart: (_a, c, i, n) => clientReporter.caseStarted(c.id, i, n),
-    onResult: (_a, r, i, n) => clientReporter.caseDone(r, i, n),
-  });
-  try {
-    const url = await fuzzing.listen();
-    process.stdout.write(`\nClient suite: fullduplex's client against the fuzzing server at ${url}\n`);
-    const report = fuzzing.waitForReport('fullduplex');
-    await runAgent(url, { agent: 'fullduplex' });
-    code |= await finish(await report, clientReporter, values.report ? `${values.report}/client` : undefined);
-  } finally {
-    await fuzzing.close();
-  }
+  const dir = values.report ? `${values.report}/client` : undefined;
+  const report = await testClient(
+    (url) => {
+      process.stdout.write(`\nClient suite: fullduplex's client against the fuzzing server at ${url}\n`);
+      return runAgent(url, { agent: 'fullduplex' });
+    },
+    { agent: 'fullduplex', ...suiteOptions(values, clientReporter, dir) },
+  );
+  code |= finish(report, clientReporter, dir);
   return code;
 }
