@@ -1,10 +1,11 @@
 /**
  * A server under test, in its own process: `server.ts <impl> <mode>`.
  *
- * impl: `fd` (fullduplex from src/, through tsx), `ws` (ws 8, no permessage-deflate), or `raw`: the
- * floor, not a WebSocket implementation — a bare `node:net` server that answers the upgrade with
+ * impl: `fd` (fullduplex from src/, through tsx), `ws` (ws 8 with bufferutil, no permessage-deflate), or `raw`: the
+ * ceiling, not a WebSocket implementation — a bare `node:net` server that answers the upgrade with
  * the least work that still computes Sec-WebSocket-Accept, then writes every chunk back as it
- * came (masked frames, unparsed) and ends the connection on a close frame. It shows how much of a
+ * came (masked frames, payloads neither unmasked nor copied; only frame headers are walked, to
+ * find a close frame) and ends the connection on a close frame. It shows how much of a
  * figure is Node and the kernel rather than the library (echo and handshake modes only).
  * mode:
  * - `echo`: every message is sent back as it came (also used by the handshake and memory rows);
@@ -17,6 +18,7 @@
  * Started with `--expose-gc` by the harness so `gc` gives comparable heap figures.
  */
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { serveCommands } from './ipc.js';
 
@@ -106,12 +108,45 @@ async function startRaw(): Promise<Running> {
   const upgraded = new Set<Socket>();
   const server = createServer({ noDelay: true }, (socket) => {
     let head: Buffer | null = null;
+    // Frame boundaries, walked header to header without touching payloads: a close frame is only
+    // recognized at the start of a frame (a payload byte that happens to be 0x88 is not one).
+    let skip = 0; // payload bytes of the current frame still to pass through
+    let partial: Buffer | null = null; // a frame header split across chunks
     socket.on('error', () => {});
     socket.on('close', () => upgraded.delete(socket));
-    const onFrames = (chunk: Buffer): void => {
-      // A close frame from the client (the handshake loop sends nothing else): answer and end.
-      if (chunk[0] === 0x88) socket.end(CLOSE);
-      else socket.write(chunk);
+    const onFrames = (input: Buffer): void => {
+      const chunk = partial === null ? input : Buffer.concat([partial, input]);
+      partial = null;
+      let pos = 0;
+      while (pos < chunk.length) {
+        if (skip > 0) {
+          const take = Math.min(skip, chunk.length - pos);
+          skip -= take;
+          pos += take;
+          continue;
+        }
+        if (chunk.length - pos < 2) break;
+        const len7 = chunk[pos + 1]! & 0x7f;
+        const headerLength = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (chunk[pos + 1]! & 0x80 ? 4 : 0);
+        if (chunk.length - pos < headerLength) break;
+        if ((chunk[pos]! & 0x0f) === 0x8) {
+          // The client's close frame (the handshake loop sends nothing else after it): pass back
+          // what came before it, answer, end.
+          if (pos > 0) socket.write(chunk.subarray(0, pos));
+          socket.end(CLOSE);
+          return;
+        }
+        const length = len7 === 126 ? chunk.readUInt16BE(pos + 2) : len7 === 127 ? Number(chunk.readBigUInt64BE(pos + 2)) : len7;
+        pos += headerLength;
+        skip = length;
+      }
+      if (pos < chunk.length) {
+        // A header cut by the chunk boundary: hold its bytes back until the rest arrives.
+        partial = Buffer.from(chunk.subarray(pos));
+        if (pos > 0) socket.write(chunk.subarray(0, pos));
+        return;
+      }
+      socket.write(chunk);
     };
     socket.on('data', (chunk: Buffer) => {
       if (upgraded.has(socket)) return onFrames(chunk);
@@ -141,6 +176,21 @@ async function startRaw(): Promise<Running> {
 if (impl !== 'fd' && impl !== 'ws' && impl !== 'raw') throw new Error(`unknown server implementation ${impl}`);
 if (impl === 'ws' && mode === 'publish') throw new Error('ws has no publish/subscribe');
 if (impl === 'raw' && mode !== 'echo') throw new Error('the raw server only echoes');
+
+/**
+ * How ws masks and unmasks in this process: ws's lib/buffer-util.js replaces its JavaScript loop
+ * with bufferutil's native mask for payloads of 48 bytes and more when `require('bufferutil')`
+ * succeeds (and Node has no http.websocketMask, which Node 20 has not). Read back from the loaded
+ * module, so the report says what actually ran, not what is installed.
+ */
+function wsMaskImplementation(): string {
+  const require = createRequire(import.meta.url);
+  const bufferUtil = require(require.resolve('ws').replace(/index\.js$/, 'lib/buffer-util.js')) as { mask: () => void };
+  const source = bufferUtil.mask.toString();
+  if (source.includes('bufferUtil.mask')) return 'bufferutil (native)';
+  if (source.includes('websocketMask')) return 'http.websocketMask (native, Node built-in)';
+  return 'JavaScript loop (bufferutil NOT loaded)';
+}
 
 const running = impl === 'fd' ? await startFullduplex() : impl === 'ws' ? await startWs() : await startRaw();
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -175,5 +225,5 @@ serveCommands(
       process.exit(0);
     },
   },
-  { port: running.port, pid: process.pid },
+  { port: running.port, pid: process.pid, mask: impl === 'ws' ? wsMaskImplementation() : impl === 'fd' ? 'fullduplex' : 'none (unparsed)' },
 );
