@@ -48,7 +48,17 @@ export function compressStandalone(payload: Uint8Array, settings: DeflateSetting
   }
 }
 
+/** What a fresh sync flush of nothing leaves after stripping: the 3-bit header of an empty stored block. */
+const EMPTY_BLOCK_HEADER = Buffer.from([0x00]);
+
+/**
+ * Removes the sync flush's `00 00 ff ff` (RFC 7692 §7.2.1). zlib emits nothing at all for an empty
+ * message right after a previous flush (it skips duplicate flushes); a bare tail is not a complete
+ * block at a byte boundary (the receiver would read `00 ff` as a stored block's length), so the
+ * message becomes `00`, which with the tail is an empty stored block.
+ */
 function strip(out: Buffer): Buffer {
+  if (out.length === 0) return EMPTY_BLOCK_HEADER;
   if (out.length < 4 || out.readUInt32BE(out.length - 4) !== 0x0000ffff) throw new Error('zlib sync flush did not end with 00 00 ff ff');
   return out.subarray(0, out.length - 4);
 }

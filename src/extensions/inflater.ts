@@ -34,6 +34,13 @@ export function corrupt(detail: string): ProtocolError {
   return new ProtocolError('FD_ERR_EXTENSION', CloseCode.INVALID_FRAME_PAYLOAD_DATA, `invalid compressed data: ${detail}`);
 }
 
+/*
+ * An RSV1 message with no payload bytes at all is taken as the empty message without touching the
+ * inflater: the bare tail `00 00 ff ff` at a block boundary is not a complete block (its `00 ff`
+ * would be read as a stored block's length), and feeding it would leave the context in the middle
+ * of a stored block and corrupt every later message. Our encoder never sends this (it sends `00`).
+ */
+
 function join(chunks: Buffer[], total: number): Buffer {
   if (chunks.length === 0) return EMPTY;
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
@@ -46,6 +53,8 @@ function join(chunks: Buffer[], total: number): Buffer {
  */
 class StreamInflater implements Inflater {
   private z: SyncZlib | null = null;
+  /** Compressed bytes seen in the current message. */
+  private seen = 0;
 
   constructor(
     private readonly windowBits: number,
@@ -53,6 +62,9 @@ class StreamInflater implements Inflater {
   ) {}
 
   decode(piece: Buffer, fin: boolean, budget: number): Buffer {
+    this.seen += piece.length;
+    if (fin && this.seen === 0) return EMPTY; // see emptyMessage()
+    if (fin) this.seen = 0;
     const z = (this.z ??= this.takeover ? SyncZlib.inflate(this.windowBits) : borrowInflater(this.windowBits));
     const chunks: Buffer[] = [];
     let produced: number;
@@ -134,7 +146,7 @@ class OneShotInflater implements Inflater {
 
   decode(piece: Buffer, fin: boolean, budget: number): Buffer {
     if (piece.length > 0) this.pieces.push(Buffer.from(piece));
-    if (!fin) return EMPTY;
+    if (!fin || this.pieces.length === 0) return EMPTY; // nothing yet, or an empty message
     const input = Buffer.concat([...this.pieces, TAIL]);
     this.pieces = [];
     let out: Buffer;
