@@ -1,0 +1,81 @@
+/**
+ * Example 8: the seed's synced counter (example 6) in several processes behind one Redis. Run two
+ * of these on different ports with the same `REDIS_URL`: a click in a tab connected to one process
+ * updates the tabs connected to the other, through `fullduplex/redis`.
+ *
+ * The messages are example 6's: the server sends `{"type":"state","value":n}` and
+ * `{"type":"users","count":n}`, clients send `{"action":"plus"}` or `{"action":"minus"}`. What
+ * changes with several processes: the value and the number of users live in Redis (`INCR`/`DECR`,
+ * atomic across processes), and `server.publish()` reaches every process's subscribers.
+ *
+ *   PORT=6789 REDIS_URL=redis://127.0.0.1:6379 npx tsx examples/08-scale/server.ts
+ *   PORT=6790 REDIS_URL=redis://127.0.0.1:6379 npx tsx examples/08-scale/server.ts
+ */
+import { createServer } from 'node:http';
+import { createClient } from '@redis/client';
+import { WebSocketServer, type WebSocketConnection } from '../../src/index.js';
+import { redisBackplane } from '../../src/redis/index.js';
+import { servePage } from '../06-counter/counter.js';
+import { serverHost, serverPort, stopOnSignal } from '../common.js';
+
+const TOPIC = 'counter';
+const VALUE_KEY = 'fd:example:counter:value';
+const USERS_KEY = 'fd:example:counter:users';
+const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+// Your clients, configured your way (TLS, ACL…); the backplane takes them and leaves them open.
+// A reconnect strategy that never gives up (node-redis's default does too).
+const reconnectStrategy = (retries: number): number => Math.min(retries * 50, 500);
+const publisher = createClient({ url, socket: { reconnectStrategy } }).on('error', (error) => console.error('redis:', String(error)));
+await publisher.connect();
+const subscriber = publisher.duplicate().on('error', () => {});
+await subscriber.connect();
+const backplane = redisBackplane({ publisher, subscriber });
+
+const state = (value: number): string => JSON.stringify({ type: 'state', value });
+const users = (count: number): string => JSON.stringify({ type: 'users', count });
+
+async function handle(ws: WebSocketConnection): Promise<void> {
+  ws.subscribe(TOPIC);
+  wss.publish(TOPIC, users(await publisher.incr(USERS_KEY)));
+  try {
+    await ws.send(state(Number((await publisher.get(VALUE_KEY)) ?? 0)));
+    for await (const message of ws) {
+      let action: unknown;
+      try {
+        action = (JSON.parse(String(message)) as { action?: unknown }).action;
+      } catch {
+        action = undefined;
+      }
+      if (action === 'plus') wss.publish(TOPIC, state(await publisher.incr(VALUE_KEY)));
+      else if (action === 'minus') wss.publish(TOPIC, state(await publisher.decr(VALUE_KEY)));
+      else console.error('unsupported event:', String(message));
+    }
+  } finally {
+    ws.unsubscribe(TOPIC);
+    wss.publish(TOPIC, users(await publisher.decr(USERS_KEY)));
+  }
+}
+
+const http = createServer(servePage);
+const wss: WebSocketServer = new WebSocketServer(handle, { backplane }).attach(http, { path: '/ws' });
+
+// Loss is counted, never silent: after an outage, resend the current value so every tab converges.
+wss.on('backplane', (event: { type: string }) => {
+  if (event.type !== 'up') console.error('backplane:', JSON.stringify(event));
+  if (event.type === 'up') {
+    void publisher.get(VALUE_KEY).then((value) => wss.publish(TOPIC, state(Number(value ?? 0))), () => {});
+  }
+});
+
+await new Promise<void>((resolve) => http.listen(serverPort(6789), serverHost(), resolve));
+const address = http.address();
+if (address === null || typeof address === 'string') throw new Error('not listening on TCP');
+console.log(`counter page at http://${serverHost()}:${address.port}/ (socket at /ws, Redis ${url})`);
+
+stopOnSignal(async () => {
+  await wss.close(); // closes the backplane: unsubscribes, leaves our clients open
+  http.closeAllConnections();
+  await new Promise((resolve) => http.close(resolve));
+  await Promise.allSettled([publisher.quit(), subscriber.quit()]);
+});
