@@ -17,6 +17,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { performance } from 'node:perf_hooks';
 import { acceptUpgrade, rejectResponse, serializeResponse } from '../handshake/server.js';
 import { parseRequestHead, type ParsedRequestHead } from '../handshake/http-head.js';
+import type { Extension } from '../frame/extension.js';
 import { selectCases } from './cases/index.js';
 import { PerMessageDeflate, parseDeflateResponse } from './deflate.js';
 import { CaseContext } from './harness.js';
@@ -229,9 +230,9 @@ export class FuzzingServer {
             {
               name: 'permessage-deflate',
               negotiate: (clientOffers) => {
-                const params = acceptClientOffer(clientOffers[0]!, c.deflateOffer![0]!);
+                const params = acceptClientOffer(Object.fromEntries(clientOffers[0]!), c.deflateOffer![0]!);
                 deflate = new PerMessageDeflate(parseDeflateResponse(params), 'server');
-                return { params };
+                return { params, extension: UNUSED_EXTENSION };
               },
             },
           ]
@@ -259,6 +260,20 @@ export class FuzzingServer {
     finish(await judgeCase(c, t, preamble, start, this.options.caseTimeout));
   }
 }
+
+/**
+ * The handshake wants a runtime extension with an accepted offer; the fuzzing server frames its
+ * own bytes (the harness inflates with {@link PerMessageDeflate}), so this one is never called.
+ */
+const UNUSED_EXTENSION: Extension = {
+  name: 'permessage-deflate',
+  rsvBits: 0b100,
+  decode: () => {
+    throw new Error('the fuzzing server does not decode through the frame pipeline');
+  },
+  encode: (payload) => ({ payload, rsv: 0 }),
+  dispose: () => {},
+};
 
 /**
  * The server's answer to a client's permessage-deflate offer: the parameters the case asks the
