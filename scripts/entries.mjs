@@ -14,8 +14,8 @@ export const ENTRIES = [
   { subpath: './frame', module: 'frame/index' },
   { subpath: './handshake', module: 'handshake/index' },
   { subpath: './conformance', module: 'conformance/index' },
-  // Coming (issue 8): uncomment when src/<name>/index.ts exists.
+  { subpath: './redis', module: 'redis/index' },
+  { subpath: './cluster', module: 'cluster/index' },
+  // Coming (issue 8): uncomment when src/ws/index.ts exists.
   // { subpath: './ws', module: 'ws/index' },
-  // { subpath: './redis', module: 'redis/index' },
-  // { subpath: './cluster', module: 'cluster/index' },
 ];
