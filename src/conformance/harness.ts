@@ -48,6 +48,9 @@ export interface SendOptions {
 /** How long to keep listening once a case can no longer pass. */
 const DIVERGED_GRACE = 25;
 
+/** Largest single socket write; see `write`. */
+const WRITE_PIECE = 64 * 1024;
+
 /** Frames beyond this many are counted, not listed, in the transcript. */
 const MAX_LOG = 400;
 
@@ -389,7 +392,14 @@ export class CaseContext {
       }
       return;
     }
-    const flushed = new Promise<void>((resolve) => this.socket.write(bytes, () => resolve()));
+    const flushed = new Promise<void>((resolve) => {
+      // Big writes go in pieces so the socket's counters show how far they got when the target
+      // refuses mid-message (the limits rule reports it); the pieces still stream back to back.
+      for (let i = 0; i < bytes.length || i === 0; i += WRITE_PIECE) {
+        const last = i + WRITE_PIECE >= bytes.length;
+        this.socket.write(bytes.subarray(i, i + WRITE_PIECE), last ? () => resolve() : undefined);
+      }
+    });
     if (options.sync) {
       await flushed;
       await this.sleep(5);
