@@ -8,19 +8,34 @@
  * @packageDocumentation
  */
 export { serve, WebSocketServer, type ServerOptions, type ConnectionHandler, type RoutingHandler, type UpgradeInfo, type VerifyResult, type ServerEvents } from './server/server.js';
+export type { Admission, AcceptorHost, AdmissionOptions } from './server/admission.js';
+export { LocalPubSub, type PubSub, type PublishOptions, type TopicTransitions } from './server/pubsub.js';
+export type { Backplane, BackplaneSink, BackplaneEvent, BackplaneStats } from './server/backplane.js';
 export { encodeServerMessage } from './server/broadcast.js';
-export { connect, ConnectError, type ClientOptions } from './client/connect.js';
+export { connect, openSession, ConnectError, type ClientOptions } from './client/connect.js';
 export { WebSocket, CloseEvent } from './client/whatwg.js';
+export { WebSocketConnection, type ConnectionEvents, type Message, type TopicMembership } from './io/connection.js';
 export {
-  WebSocketConnection,
+  Session,
+  type SessionInit,
+  type SessionListener,
+  type SessionOptions,
   type ConnectionOptions,
-  type ConnectionEvents,
-  type Message,
   type SendData,
+  type SendOptions,
   type RequestInfo,
-} from './io/connection.js';
-export { ConnectionClosedError } from './io/errors.js';
-export { Protocol, ReadyState, type ProtocolHandler, type ProtocolOptions, type ReadyStateValue } from './protocol/protocol.js';
+} from './io/session.js';
+export { netTransport, type Transport, type PeerInfo } from './io/transport.js';
+export { Inbox } from './io/inbox.js';
+export { ConnectionClosedError, SessionError, type SessionErrorCode } from './io/errors.js';
+export { Protocol, ReadyState, SendStateError, type ProtocolHandler, type ProtocolOptions, type ReadyStateValue } from './protocol/protocol.js';
+export {
+  permessageDeflate,
+  permessageDeflateClient,
+  type PerMessageDeflateOptions,
+  type PerMessageDeflateClientOptions,
+} from './extensions/index.js';
+export type { Extension, ServerExtension, ClientExtension, EncodedFrame, ExtensionParams } from './frame/extension.js';
 export { CloseCode, isValidWireCloseCode, ProtocolError, type ProtocolErrorCode } from './frame/index.js';
 export { Router, type RouteHandler, type RouteMatch, type RouteParams, type ParamNames } from './router/index.js';
 export {

@@ -20,10 +20,11 @@ export class RecordingSink implements FrameSink {
   /** Raw (uncopied) binary payloads, for zero-copy checks. */
   readonly rawBinary: Buffer[] = [];
 
-  onText(text: string): void {
-    this.events.push({ type: 'text', text });
-  }
-  onBinary(data: Buffer): void {
+  onMessage(data: Buffer, isBinary: boolean): void {
+    if (!isBinary) {
+      this.events.push({ type: 'text', text: data.toString('utf8') });
+      return;
+    }
     this.rawBinary.push(data);
     this.events.push({ type: 'binary', data: Buffer.from(data) });
   }

@@ -11,7 +11,7 @@ import {
   ProtocolError,
   type FrameParserOptions,
   type ProtocolErrorCode,
-  type ReceiveExtension,
+  type Extension,
 } from '../src/frame/index.js';
 import { RFC_KEY, bytes, hex, makeParser, rawFrame, type FrameEvent } from './frame.helpers.js';
 
@@ -354,18 +354,27 @@ describe('close frames that end the stream normally', () => {
 describe('§9 / §5.2 RSV bits with a negotiated extension (rsvBits 0b100)', () => {
   function fakeExtension(transform: (payload: Buffer) => Buffer = (p) => Buffer.from(p.toString('latin1').toUpperCase(), 'latin1')) {
     const calls: Array<{ payload: string; rsv: number }> = [];
-    const extension: ReceiveExtension = {
+    // Decodes per piece as the interface requires, but transforms the whole message at its end:
+    // the pieces are collected, and the last call returns the transformed message.
+    let pieces: Buffer[] = [];
+    const extension: Extension = {
       name: 'x-test',
       rsvBits: 0b100,
-      decodeMessage(payload, rsv) {
-        calls.push({ payload: payload.toString('hex'), rsv });
+      decode(piece, fin) {
+        pieces.push(Buffer.from(piece));
+        if (!fin) return Buffer.alloc(0);
+        const payload = Buffer.concat(pieces);
+        pieces = [];
+        calls.push({ payload: payload.toString('hex'), rsv: 0b100 });
         return transform(payload);
       },
+      encode: (payload) => ({ payload, rsv: 0 }),
+      dispose: () => {},
     };
     return { extension, calls };
   }
 
-  test.each(roles)('§5.2 RSV1 is allowed: decodeMessage gets the payload and its result is delivered, role $role', ({ role, key }) => {
+  test.each(roles)('§5.2 RSV1 is allowed: decode gets the payload and its result is delivered, role $role', ({ role, key }) => {
     const { extension, calls } = fakeExtension();
     const { sink } = pushAll({ role, extensions: [extension] }, [
       rawFrame({ rsv: 0b100, opcode: Opcode.TEXT, payload: text('hello'), key }),

@@ -9,7 +9,7 @@ import type { ExpectedHandshake, HandshakeErrorCode } from '../src/handshake/cli
 import { parseRequestHead, parseResponseHead } from '../src/handshake/http-head.js';
 import type { ParsedResponseHead } from '../src/handshake/http-head.js';
 import { acceptUpgrade, serializeResponse } from '../src/handshake/server.js';
-import type { ServerExtensionNegotiator } from '../src/handshake/server.js';
+import type { Extension, ServerExtension } from '../src/frame/extension.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
@@ -227,10 +227,13 @@ describe('full round trip, bytes to bytes', () => {
     expect(parsedRequest.head.headers.host).toBe('chat.example:8443');
     expect(parsedRequest.bytesConsumed).toBe(request.bytes.length);
 
-    const deflate: ServerExtensionNegotiator = {
+    const extension: Extension = { name: 'permessage-deflate', rsvBits: 4, decode: (p) => p, encode: (payload) => ({ payload, rsv: 0 }), dispose: () => {} };
+    const deflate: ServerExtension = {
       name: 'permessage-deflate',
-      negotiate: (offers): { params: Record<string, string | true> } =>
-        offers[0]!.client_max_window_bits ? { params: { client_max_window_bits: '12' } } : { params: {} },
+      negotiate: (offers) => ({
+        params: offers[0]!.some(([name]) => name === 'client_max_window_bits') ? { client_max_window_bits: '12' } : ({} as Record<string, string>),
+        extension,
+      }),
     };
     const accepted = acceptUpgrade(parsedRequest.head, {
       selectProtocol: (offered) => offered.find((p) => p === 'v1.chat'),

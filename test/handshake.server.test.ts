@@ -7,7 +7,8 @@ import {
   rejectResponse,
   serializeResponse,
 } from '../src/handshake/server.js';
-import type { HandshakeResponse, ServerExtensionNegotiator, UpgradeRequest } from '../src/handshake/server.js';
+import type { HandshakeResponse, UpgradeRequest } from '../src/handshake/server.js';
+import type { Extension, ServerExtension } from '../src/frame/extension.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
@@ -134,7 +135,7 @@ describe('acceptUpgrade: the 101 response', () => {
   });
 
   it('serializes protocol and extensions in that order', () => {
-    const deflate: ServerExtensionNegotiator = { name: 'permessage-deflate', negotiate: () => ({ params: { server_no_context_takeover: true } }) };
+    const deflate: ServerExtension = { name: 'permessage-deflate', negotiate: () => ({ params: { server_no_context_takeover: true }, extension: NO_EXTENSION }) };
     const result = acceptUpgrade(
       req({ headers: { 'sec-websocket-protocol': 'chat, superchat', 'sec-websocket-extensions': 'permessage-deflate' } }),
       { selectProtocol: () => 'chat', extensions: [deflate] },
@@ -203,17 +204,26 @@ describe('acceptUpgrade: subprotocols (§4.2.2 (5.4))', () => {
   });
 });
 
+const NO_EXTENSION: Extension = {
+  name: 'x',
+  rsvBits: 0,
+  decode: (piece) => piece,
+  encode: (payload) => ({ payload, rsv: 0 }),
+  dispose: () => {},
+};
+
 describe('acceptUpgrade: extensions (§9.1)', () => {
   const header3 = 'permessage-deflate; client_max_window_bits=10, permessage-deflate, x-test; a="b c"';
 
   function fake(name: string, answer: (offers: Array<Record<string, string | true>>) => Record<string, string | true> | null) {
     const seen: Array<Array<Record<string, string | true>>> = [];
-    const negotiator: ServerExtensionNegotiator = {
+    const negotiator: ServerExtension = {
       name,
-      negotiate(offers) {
+      negotiate(raw) {
+        const offers = raw.map((params) => Object.fromEntries(params) as Record<string, string | true>);
         seen.push(offers);
         const params = answer(offers);
-        return params === null ? null : { params };
+        return params === null ? null : { params, extension: NO_EXTENSION };
       },
     };
     return { negotiator, seen };
@@ -260,7 +270,7 @@ describe('acceptUpgrade: extensions (§9.1)', () => {
   });
 
   it('refuses with 400 when a negotiator throws', () => {
-    const strict: ServerExtensionNegotiator = {
+    const strict: ServerExtension = {
       name: 'permessage-deflate',
       negotiate() {
         throw new Error('invalid client_max_window_bits');

@@ -14,8 +14,8 @@ class Recorder implements ProtocolHandler {
   pongs: Buffer[] = [];
   errors: ProtocolError[] = [];
   outputs = 0;
-  onMessage(data: string | Buffer, isBinary: boolean): void {
-    this.messages.push([data, isBinary]);
+  onMessage(data: Buffer, isBinary: boolean): void {
+    this.messages.push([isBinary ? data : data.toString('utf8'), isBinary]);
   }
   onPing(payload: Buffer): void {
     this.pings.push(Buffer.from(payload));

@@ -5,7 +5,7 @@
  * hook, `attach()` to node:http, and read backpressure when nobody consumes messages.
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { serve, WebSocketServer, type ServerOptions, type UpgradeInfo, type WebSocketConnection } from '../src/index.js';
 import { cleanupAfterEach, nextEvent, sleep, withTimeout } from './helpers/async.js';
@@ -400,7 +400,7 @@ describe('read backpressure', () => {
 
     await expect.poll(() => conn.socket.isPaused(), { timeout: 5000 }).toBe(true);
     await sleep(300); // a quiet period: were the server still reading, it would read on now
-    expect(conn.socket.bytesRead).toBeLessThan(total / 4);
+    expect((conn.socket as Socket).bytesRead).toBeLessThan(total / 4);
     expect(raw.socket.writableLength).toBeGreaterThan(0);
 
     // Reading the queue resumes the socket, and every message arrives intact and in order.
@@ -416,7 +416,7 @@ describe('read backpressure', () => {
       20_000,
       'every flooded message to be received',
     );
-    expect(conn.socket.bytesRead).toBeGreaterThanOrEqual(total);
+    expect((conn.socket as Socket).bytesRead).toBeGreaterThanOrEqual(total);
     await expect.poll(() => raw.socket.writableLength).toBe(0);
   });
 });

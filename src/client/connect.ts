@@ -1,8 +1,13 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type { ClientExtension, Extension } from '../frame/extension.js';
+import { permessageDeflateClient, type PerMessageDeflateClientOptions } from '../extensions/permessage-deflate.js';
 import { buildClientRequest, validateServerResponse, HandshakeError } from '../handshake/client.js';
 import { parseResponseHead } from '../handshake/http-head.js';
-import { WebSocketConnection, type ConnectionOptions } from '../io/connection.js';
+import { formatExtensions } from '../handshake/tokens.js';
+import { WebSocketConnection } from '../io/connection.js';
+import { Session, type ConnectionOptions } from '../io/session.js';
+import { netTransport } from '../io/transport.js';
 
 /** Options of {@link connect}. */
 export interface ClientOptions extends ConnectionOptions {
@@ -20,6 +25,13 @@ export interface ClientOptions extends ConnectionOptions {
   maxHeadSize?: number;
   /** Aborts the opening handshake. */
   signal?: AbortSignal;
+  /**
+   * permessage-deflate (RFC 7692): `true` or options to offer it, `false` not to. Default false
+   * for now (see the README).
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateClientOptions;
+  /** Other extensions to offer, after permessage-deflate. */
+  extensions?: ClientExtension[];
 }
 
 /** Why `connect()` failed: refused, TLS, timeout, or a bad handshake response. */
@@ -46,7 +58,19 @@ const DEFAULT_CLIENT_PING_INTERVAL = 20_000;
  * went wrong: connection refused, TLS failure, timeout, or the server's bad answer (with its
  * status line).
  */
-export function connect(url: string | URL, options: ClientOptions = {}): Promise<WebSocketConnection> {
+export async function connect(url: string | URL, options: ClientOptions = {}): Promise<WebSocketConnection> {
+  return new WebSocketConnection(await openSession(url, options));
+}
+
+/**
+ * The client handshake without a face: resolves with the open {@link Session}, for faces other
+ * than {@link WebSocketConnection} (the WHATWG `WebSocket`, the `ws`-compatible class) to wrap.
+ */
+export function openSession(url: string | URL, options: ClientOptions = {}): Promise<Session> {
+  const extensions: ClientExtension[] = [...(options.extensions ?? [])];
+  if (options.perMessageDeflate) {
+    extensions.unshift(permessageDeflateClient(options.perMessageDeflate === true ? {} : options.perMessageDeflate));
+  }
   let request: ReturnType<typeof buildClientRequest>;
   let target: URL;
   try {
@@ -56,6 +80,9 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
       ...(options.protocols ? { protocols: options.protocols } : {}),
       ...(options.origin ? { origin: options.origin } : {}),
       ...(options.headers ? { headers: options.headers } : {}),
+      ...(extensions.length > 0
+        ? { extensions: extensions.flatMap((extension) => extension.offer().map((params) => ({ name: extension.name, params }))) }
+        : {}),
     });
   } catch (error) {
     return Promise.reject(error);
@@ -65,7 +92,7 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
   const port = target.port ? Number(target.port) : secure ? 443 : 80;
   const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
 
-  return new Promise<WebSocketConnection>((resolve, reject) => {
+  return new Promise<Session>((resolve, reject) => {
     let settled = false;
     let received: Buffer = Buffer.alloc(0);
     const socket: Socket = secure
@@ -108,21 +135,38 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
       const verdict = validateServerResponse(result.head, {
         key: request.key,
         ...(options.protocols ? { protocols: options.protocols } : {}),
+        ...(extensions.length > 0 ? { extensions: extensions.map((extension) => extension.name) } : {}),
       });
       if (!verdict.ok) {
         const error: HandshakeError = verdict.error;
         fail(new ConnectError(error.code, error.message, { cause: error, status: error.status }));
         return;
       }
+      // §9.1: the server's answer is checked by each extension we offered; anything it did not
+      // allow fails the connection now, not at the first compressed frame.
+      const accepted: Extension[] = [];
+      for (const answer of verdict.extensions) {
+        const extension = extensions.find((candidate) => candidate.name === answer.name)!;
+        try {
+          accepted.push(extension.accept(Object.entries(answer.params)));
+        } catch (error) {
+          for (const made of accepted) made.dispose();
+          fail(new ConnectError('FD_ERR_EXTENSION_REJECTED', `${answer.name} answer from ${target.href} rejected: ${(error as Error).message}`, { cause: error }));
+          return;
+        }
+      }
       settled = true;
       cleanup();
       socket.pause();
-      const ws = new WebSocketConnection(
-        socket,
+      const { transport, peer } = netTransport(socket);
+      const session = new Session(
+        transport,
         {
           role: 'client',
           protocol: verdict.protocol ?? '',
-          extensions: '',
+          extensions: accepted,
+          extensionsHeader: verdict.extensions.length > 0 ? formatExtensions(verdict.extensions) : '',
+          peer,
           request: {
             url: target.pathname + target.search,
             path: target.pathname,
@@ -133,7 +177,7 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
         },
         { pingInterval: DEFAULT_CLIENT_PING_INTERVAL, ...options },
       );
-      resolve(ws);
+      resolve(session);
     };
     const cleanup = (): void => {
       clearTimeout(timer);
@@ -146,7 +190,6 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
     socket.on('close', onClose);
     socket.on('data', onData);
     socket.once(secure ? 'secureConnect' : 'connect', () => {
-      socket.setNoDelay(true);
       socket.write(request.bytes);
     });
   });

@@ -1,6 +1,6 @@
 import { CloseCode } from '../frame/close-code.js';
-import type { WebSocketConnection } from '../io/connection.js';
-import { connect, type ClientOptions } from './connect.js';
+import type { Session, SessionListener } from '../io/session.js';
+import { openSession, type ClientOptions } from './connect.js';
 
 /**
  * The close event of the WHATWG WebSocket API (Node 20 has no global `CloseEvent`).
@@ -54,7 +54,7 @@ export class WebSocket extends EventTarget {
   readonly url: string;
   /** How binary messages are exposed: `blob` (default, as in browsers), `arraybuffer`, or `nodebuffer`. */
   binaryType: BinaryType = 'blob';
-  private connection: WebSocketConnection | null = null;
+  private connection: Session | null = null;
   private state = 0;
   private discarded = 0;
   private readonly handlers = new Map<string, Listener>();
@@ -73,8 +73,8 @@ export class WebSocket extends EventTarget {
     const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols;
     if (new Set(list).size !== list.length) throw new DOMException('The subprotocol list contains duplicates.', 'SyntaxError');
     this.url = parsed.href;
-    connect(parsed, { ...options, ...(list.length ? { protocols: list } : {}) }).then(
-      (ws) => this.opened(ws),
+    openSession(parsed, { ...options, ...(list.length ? { protocols: list } : {}) }).then(
+      (session) => this.opened(session),
       () => this.failed(),
     );
   }
@@ -91,12 +91,12 @@ export class WebSocket extends EventTarget {
 
   /** The subprotocol the server selected, or `''`. */
   get protocol(): string {
-    return this.connection?.protocol ?? '';
+    return this.connection?.init.protocol ?? '';
   }
 
   /** The extensions the server selected, or `''`. */
   get extensions(): string {
-    return this.connection?.extensions ?? '';
+    return this.connection?.init.extensionsHeader ?? '';
   }
 
   /** Sends a message; throws InvalidStateError while CONNECTING. */
@@ -182,14 +182,23 @@ export class WebSocket extends EventTarget {
     this.addEventListener(type, listener);
   }
 
-  private opened(ws: WebSocketConnection): void {
-    this.connection = ws;
-    ws.on('message', (data, isBinary) => {
-      this.dispatchEvent(new MessageEvent('message', { data: isBinary ? this.binaryData(data as Buffer) : data, origin: new URL(this.url).origin }));
-    });
-    ws.once('close', (code, reason) => this.finish(ws.wasClean, code, reason));
+  private opened(session: Session): void {
+    this.connection = session;
+    const origin = new URL(this.url).origin;
+    // The face's wiring stays in a private listener, off the WebSocket's public surface.
+    const listener: SessionListener = {
+      onMessage: (data, isBinary) => {
+        this.dispatchEvent(new MessageEvent('message', { data: isBinary ? this.binaryData(data) : data.toString('utf8'), origin }));
+      },
+      onPing: noop,
+      onPong: noop,
+      onError: noop,
+      onDrain: noop,
+      onClose: (code, reason) => this.finish(session.wasClean, code, reason),
+    };
+    session.attach(listener);
     if (this.closeRequested) {
-      ws.terminate();
+      session.terminate();
       return;
     }
     this.state = WebSocket.OPEN;

@@ -1,19 +1,85 @@
 /**
- * A negotiated extension as the receive pipeline sees it (RFC 6455 §9).
+ * A negotiated extension as the frame pipeline sees it (RFC 6455 §9), in both directions.
  *
- * The parser does not know about any particular extension: it asks the negotiated ones which RSV
- * bits they own, and hands every message that used those bits to the extension that owns them
- * before UTF-8 validation and delivery. permessage-deflate (RFC 7692) plugs in here by owning
- * RSV1 and inflating in {@link ReceiveExtension.decodeMessage}.
+ * The parser and the protocol core know no particular extension: they ask the negotiated ones
+ * which RSV bits they own, hand every incoming message that used those bits to {@link
+ * Extension.decode} piece by piece, and pass outgoing messages through {@link Extension.encode}.
+ * permessage-deflate (RFC 7692) plugs in here by owning RSV1.
+ *
+ * Decoding is synchronous by design: the parser calls `decode` with each piece of payload as it
+ * arrives and counts what comes out against the message size budget, so a decompression bomb is
+ * stopped at the limit, never buffered first. (zlib's synchronous processing is used for this; an
+ * asynchronous decoder would need a decoding state in the parser and an input queue in the core,
+ * which ws has and which costs a promise or callback per message.)
+ *
+ * Who calls what:
+ * - The handshake turns an accepted offer into an `Extension` ({@link ServerExtension.negotiate}
+ *   on a server, {@link ClientExtension.accept} on a client); the session passes the list to the
+ *   protocol core, whose parser and writer call `decode`/`encode`.
+ * - The session calls {@link Extension.dispose} once when the connection ends.
  */
-export interface ReceiveExtension {
+export interface Extension {
   /** Extension name as negotiated, e.g. `permessage-deflate`. */
   readonly name: string;
-  /** RSV bits this extension may set on the first frame of a data message (RSV1 = 0b100). */
+  /** RSV bits this extension sets on the first frame of a data message it encoded (RSV1 = 0b100). */
   readonly rsvBits: number;
   /**
-   * Turns the payload of a complete message sent with `rsv` bits into the message's application
-   * data. Throwing a {@link ProtocolError} fails the connection with its close code.
+   * Decodes the next piece of a message whose first frame carried this extension's RSV bits.
+   * Pieces arrive in order (frame boundaries are invisible); `fin` is true for the last piece of
+   * the message's final frame (it may be empty). Returns the decoded bytes of this piece (possibly
+   * empty; the buffer may be reused by the extension after the next call, so the caller copies if
+   * it keeps it).
+   *
+   * `budget` is how many decoded bytes the message may still produce. Producing more must throw a
+   * {@link ProtocolError} with code `FD_ERR_MESSAGE_TOO_BIG` and close code 1009, without ever
+   * holding much more than `budget` bytes. Any other throw fails the connection (a
+   * `ProtocolError` with its own close code; anything else 1007... see the parser).
    */
-  decodeMessage(payload: Buffer, rsv: number): Buffer;
+  decode(piece: Buffer, fin: boolean, budget: number): Buffer;
+  /**
+   * Encodes one outgoing data frame. `opcode` is TEXT or BINARY for the first frame of a message
+   * and CONTINUATION after it; `fin` marks the last frame. For a first frame the extension may
+   * decline (small messages, say) by returning `rsv: 0` and the payload unchanged; the core then
+   * sends the rest of that message without calling `encode` again. For continuation frames of an
+   * encoded message, `rsv` must be 0 (only the first frame carries RSV bits, RFC 7692 §6).
+   */
+  encode(payload: Uint8Array, opcode: number, fin: boolean): EncodedFrame;
+  /** Releases what the extension holds (zlib handles). Called once, when the connection ends. */
+  dispose(): void;
+}
+
+/** The result of {@link Extension.encode}. */
+export interface EncodedFrame {
+  payload: Uint8Array;
+  rsv: number;
+}
+
+/** One extension offer or answer's parameters; a parameter without a value is `true`. */
+export type ExtensionParams = Record<string, string | true>;
+
+/**
+ * Server-side negotiation of one extension. It receives every offer of its name, in the client's
+ * order of preference, each as the raw list of `[name, value]` parameters (so a repeated parameter
+ * is visible), and returns the accepted answer with the runtime {@link Extension}, or `null` to
+ * decline them all. An offer it cannot accept is declined, not an error (RFC 7692 §5): the
+ * connection then proceeds without the extension.
+ */
+export interface ServerExtension {
+  readonly name: string;
+  negotiate(offers: ReadonlyArray<ReadonlyArray<readonly [string, string | true]>>): { params: ExtensionParams; extension: Extension } | null;
+}
+
+/**
+ * Client-side negotiation of one extension: what to offer, and the check of the server's answer.
+ */
+export interface ClientExtension {
+  readonly name: string;
+  /** The offers to send, most preferred first (each one element of `Sec-WebSocket-Extensions`). */
+  offer(): ExtensionParams[];
+  /**
+   * Validates the server's answer (raw parameter list, repeats visible) and returns the runtime
+   * extension. Throws an `Error` whose message says what is wrong; the client then fails the
+   * connection with `ConnectError` code `FD_ERR_EXTENSION_REJECTED`.
+   */
+  accept(params: ReadonlyArray<readonly [string, string | true]>): Extension;
 }

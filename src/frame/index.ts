@@ -10,4 +10,4 @@ export { Utf8Validator, isValidUtf8 } from './utf8.js';
 export { encodeFrame, writeHeader, headerSize, toBuffer, COPY_THRESHOLD, type FrameHeaderFields } from './encoder.js';
 export { FrameWriter } from './frame-writer.js';
 export { FrameParser, DEFAULT_MAX_MESSAGE_SIZE, type FrameSink, type FrameParserOptions } from './parser.js';
-export type { ReceiveExtension } from './extension.js';
+export type { Extension, EncodedFrame, ExtensionParams, ServerExtension, ClientExtension } from './extension.js';

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { CloseCode, isValidWireCloseCode } from './close-code.js';
 import { ProtocolError, protocolError } from './errors.js';
-import type { ReceiveExtension } from './extension.js';
+import type { Extension } from './extension.js';
 import { maskRange } from './mask.js';
 import { Opcode, isKnownOpcode } from './opcode.js';
 import { Utf8Validator } from './utf8.js';
@@ -14,10 +14,12 @@ import { Utf8Validator } from './utf8.js';
  * before delivering).
  */
 export interface FrameSink {
-  /** A complete text message, validated as UTF-8. */
-  onText(text: string): void;
-  /** A complete binary message. */
-  onBinary(data: Buffer): void;
+  /**
+   * A complete message, after extensions decoded it. Text arrives as its bytes, already validated
+   * as UTF-8 (`isBinary` false): each consumer decodes it if and when it wants a string, so a
+   * consumer that forwards bytes (a ws-style API, a relay) never pays for a decode and re-encode.
+   */
+  onMessage(data: Buffer, isBinary: boolean): void;
   /** A ping; the connection layer answers it with a pong (§5.5.2). */
   onPing(payload: Buffer): void;
   /** A pong. */
@@ -41,7 +43,7 @@ export interface FrameParserOptions {
   /** Largest message (after reassembly) accepted; larger fails with 1009. Default 16 MiB. */
   maxMessageSize?: number;
   /** Negotiated extensions, consulted for RSV bits and message decoding. */
-  extensions?: readonly ReceiveExtension[];
+  extensions?: readonly Extension[];
 }
 
 /** Default for {@link FrameParserOptions.maxMessageSize}: 16 MiB. */
@@ -80,7 +82,7 @@ export class FrameParser {
   private readonly sink: FrameSink;
   private readonly isServer: boolean;
   private readonly maxMessageSize: number;
-  private readonly extensions: readonly ReceiveExtension[];
+  private readonly extensions: readonly Extension[];
   private readonly allowedRsv: number;
 
   // Partial header carried across chunks.
@@ -104,9 +106,13 @@ export class FrameParser {
 
   // Current message (data frames), possibly fragmented.
   private messageOpcode = 0;
-  private messageRsv = 0;
+  /** Bytes of the current message on the wire (compressed, when an extension decodes it). */
   private messageLength = 0;
   private messageParts: Buffer[] = [];
+  /** The extension decoding the current message (its first frame had RSV bits), or null. */
+  private decoder: Extension | null = null;
+  /** Decoded bytes of the current message so far (only while {@link decoder} is set). */
+  private decodedLength = 0;
   private readonly utf8 = new Utf8Validator();
   /** Validate text incrementally (false when an extension must decode the message first). */
   private validateText = false;
@@ -148,6 +154,7 @@ export class FrameParser {
     this.state = State.DONE;
     this.framePieces = [];
     this.messageParts = [];
+    this.decoder = null;
   }
 
   // Header ------------------------------------------------------------------------------------
@@ -202,11 +209,13 @@ export class FrameParser {
     let length = b1 & 0x7f;
     let p = at + 2;
 
-    // §5.2: "Reserved bits ... MUST be 0 unless an extension is negotiated that defines meanings".
+    // §5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail the WebSocket Connection_".
     if (!isKnownOpcode(opcode)) {
       return this.fail(protocolError('FD_ERR_RESERVED_OPCODE', `Reserved opcode 0x${opcode.toString(16)}`));
     }
     const isControl = opcode >= 0x8;
+    // §5.2: "RSV1, RSV2, RSV3 ... MUST be 0 unless an extension is negotiated that defines meanings
+    // for non-zero values"; an extension's bits belong on a message's first frame only (RFC 7692 §6).
     if (rsv !== 0 && (isControl || opcode === Opcode.CONTINUATION || (rsv & ~this.allowedRsv) !== 0)) {
       return this.fail(protocolError('FD_ERR_RSV_BITS', `RSV bits 0b${rsv.toString(2).padStart(3, '0')} set without a negotiated extension`));
     }
@@ -249,9 +258,12 @@ export class FrameParser {
         return this.fail(protocolError('FD_ERR_EXPECTED_CONTINUATION', 'New data frame while a fragmented message is unfinished'));
       }
       this.messageOpcode = opcode;
-      this.messageRsv = rsv;
       this.messageLength = 0;
-      this.validateText = opcode === Opcode.TEXT && rsv === 0;
+      this.validateText = opcode === Opcode.TEXT;
+      if (rsv !== 0) {
+        this.decoder = this.decoderFor(rsv);
+        this.decodedLength = 0;
+      }
     }
     if (!isControl) {
       // Decide the size limit from the header, before buffering any of the payload.
@@ -288,6 +300,14 @@ export class FrameParser {
     if (this.masked) this.unmask(piece);
     this.payloadReceived += take;
     const done = this.payloadReceived === this.payloadLength;
+    if (this.decoder !== null && this.opcode < 0x8) {
+      // An extension decodes this message: hand it each piece as it arrives, so the decoded size
+      // is checked against the limit while decoding (a bomb stops at the limit, never buffered).
+      if (done) this.state = State.HEADER;
+      if (!this.decodePiece(piece, done && this.fin)) return chunk.length;
+      if (done && this.fin) this.finishMessage(EMPTY);
+      return pos + take;
+    }
     if (done && this.framePieces.length === 0) {
       // The whole payload lay in this chunk: deliver a view, no copy.
       this.state = State.HEADER;
@@ -334,6 +354,11 @@ export class FrameParser {
       this.finishControlFrame(opcode, payload);
       return;
     }
+    if (this.decoder !== null) {
+      // An empty frame of a decoded message (its pieces went through readPayload otherwise).
+      if (this.decodePiece(EMPTY, this.fin) && this.fin) this.finishMessage(EMPTY);
+      return;
+    }
     if (this.validateText && !validated && payload.length > 0) {
       // Fast path: a whole single-frame text message is checked natively in one call.
       if (this.fin && this.messageParts.length === 0 && this.utf8.isComplete) {
@@ -350,34 +375,61 @@ export class FrameParser {
       if (payload.length > 0) this.messageParts.push(payload);
       return;
     }
-    // Final frame: deliver the message.
-    let data = payload;
+    this.finishMessage(payload);
+  }
+
+  /** The final frame arrived: assemble and deliver the message (`last` is its final piece, if any). */
+  private finishMessage(last: Buffer): void {
+    let data = last;
     const parts = this.messageParts;
     if (parts.length > 0) {
-      if (payload.length > 0) parts.push(payload);
-      data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.messageLength);
+      if (last.length > 0) parts.push(last);
+      data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.decoder !== null ? this.decodedLength : this.messageLength);
       this.messageParts = [];
     }
-    const messageOpcode = this.messageOpcode;
-    const rsv = this.messageRsv;
+    const isText = this.messageOpcode === Opcode.TEXT;
     this.messageOpcode = 0;
-    this.messageRsv = 0;
-    if (this.validateText && !this.utf8.end()) {
-      this.failUtf8();
-      return;
-    }
-    if (this.validateText) this.utf8.reset();
-    if (rsv !== 0) {
-      const decoded = this.decodeWithExtensions(data, rsv);
-      if (decoded === null) return;
-      data = decoded;
-      if (messageOpcode === Opcode.TEXT && !isUtf8(data)) {
+    this.decoder = null;
+    if (this.validateText) {
+      if (!this.utf8.end()) {
         this.failUtf8();
         return;
       }
+      this.utf8.reset();
     }
-    if (messageOpcode === Opcode.TEXT) this.sink.onText(data.toString('utf8'));
-    else this.sink.onBinary(data);
+    this.sink.onMessage(data, !isText);
+  }
+
+  /**
+   * Passes one piece of a decoded message to its extension, counting the output against the
+   * size limit and validating text as it comes out. Returns false after reporting an error.
+   */
+  private decodePiece(piece: Buffer, fin: boolean): boolean {
+    const decoder = this.decoder!;
+    let out: Buffer;
+    try {
+      out = decoder.decode(piece, fin, this.maxMessageSize - this.decodedLength);
+    } catch (error) {
+      return this.fail(
+        error instanceof ProtocolError
+          ? error
+          : new ProtocolError('FD_ERR_EXTENSION', CloseCode.INVALID_FRAME_PAYLOAD_DATA, `${decoder.name}: ${String(error)}`),
+      );
+    }
+    if (out.length === 0) return true;
+    this.decodedLength += out.length;
+    if (this.decodedLength > this.maxMessageSize) {
+      // A decoder that overshoots its budget is still held to the limit.
+      return this.fail(
+        new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MESSAGE_TOO_BIG, `Message exceeds the limit of ${this.maxMessageSize} bytes`),
+      );
+    }
+    if (this.validateText && !this.utf8.push(out)) {
+      this.failUtf8();
+      return false;
+    }
+    this.messageParts.push(out);
+    return true;
   }
 
   private finishControlFrame(opcode: number, payload: Buffer): void {
@@ -415,21 +467,10 @@ export class FrameParser {
     this.sink.onClose(code, reasonBytes.toString('utf8'));
   }
 
-  private decodeWithExtensions(data: Buffer, rsv: number): Buffer | null {
-    for (const extension of this.extensions) {
-      if ((extension.rsvBits & rsv) === 0) continue;
-      try {
-        data = extension.decodeMessage(data, rsv & extension.rsvBits);
-      } catch (error) {
-        this.fail(
-          error instanceof ProtocolError
-            ? error
-            : new ProtocolError('FD_ERR_EXTENSION', CloseCode.INVALID_FRAME_PAYLOAD_DATA, `${extension.name}: ${String(error)}`),
-        );
-        return null;
-      }
-    }
-    return data;
+  /** The extension owning the RSV bits of a message's first frame (one per bit set, RFC 6455 §9). */
+  private decoderFor(rsv: number): Extension | null {
+    for (const extension of this.extensions) if ((extension.rsvBits & rsv) !== 0) return extension;
+    return null;
   }
 
   private failUtf8(): void {

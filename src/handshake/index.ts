@@ -27,13 +27,14 @@ export {
   parseTokenList,
 } from './tokens.js';
 export type { ExtensionOffer } from './tokens.js';
-export { acceptUpgrade, fromIncomingMessage, rejectResponse, serializeResponse } from './server.js';
+export { acceptUpgrade, checkHttp1Upgrade, negotiate, negotiationHeaders, fromIncomingMessage, rejectResponse, serializeResponse } from './server.js';
 export type {
   HandshakeResponse,
-  ServerExtensionNegotiator,
   ServerHandshakeOptions,
   ServerHandshakeResult,
   UpgradeRequest,
+  Negotiation,
+  Http1Check,
 } from './server.js';
 export { HandshakeError, buildClientRequest, validateServerResponse } from './client.js';
 export type {

@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import { computeAccept, isValidKey } from './accept.js';
 import { isFieldValue, isToken } from './chars.js';
-import { formatExtensions, hasToken, parseExtensions, parseSubprotocols } from './tokens.js';
+import type { Extension, ServerExtension } from '../frame/extension.js';
+import { formatExtensions, hasToken, parseExtensions, parseExtensionsRaw, parseSubprotocols } from './tokens.js';
 import type { ExtensionOffer } from './tokens.js';
 
 /**
@@ -65,29 +66,6 @@ export interface HandshakeResponse {
 }
 
 /**
- * Server-side negotiation of one extension, e.g. permessage-deflate. It receives the parameters
- * of every offer of its extension, in the client's order of preference, and returns the
- * parameters of the one it accepts, or `null` to decline them all. Throwing rejects the
- * handshake with 400, for offers the extension's spec says must fail the connection.
- *
- * @example
- * ```ts
- * import { acceptUpgrade, type ServerExtensionNegotiator } from 'fullduplex/handshake';
- *
- * // Accepts the first offer of a hypothetical extension, without parameters.
- * const example: ServerExtensionNegotiator = {
- *   name: 'x-example',
- *   negotiate: (offers) => (offers.length > 0 ? { params: {} } : null),
- * };
- * const result = acceptUpgrade(request, { extensions: [example] });
- * ```
- */
-export interface ServerExtensionNegotiator {
-  readonly name: string;
-  negotiate(offers: Array<Record<string, string | true>>): { params: Record<string, string | true> } | null;
-}
-
-/**
  * Choices the server makes while accepting.
  *
  * @example
@@ -112,7 +90,7 @@ export interface ServerHandshakeOptions {
    * listed in the response. Each name is accepted at most once: the first negotiator for a name
    * that accepts one of its offers wins.
    */
-  extensions?: ServerExtensionNegotiator[];
+  extensions?: ServerExtension[];
 }
 
 /**
@@ -139,9 +117,22 @@ export type ServerHandshakeResult =
       protocol: string | null;
       offeredProtocols: string[];
       extensions: ExtensionOffer[];
+      /** The accepted extensions as runtime objects (from {@link ServerExtension}s), in answer order. */
+      extensionObjects: Extension[];
       response: HandshakeResponse;
     }
   | { ok: false; response: HandshakeResponse; reason: string };
+
+/**
+ * What a request negotiated, independent of how it arrived (HTTP/1.1 upgrade or HTTP/2 extended
+ * CONNECT): the subprotocol and the extensions, or the error response that refuses it.
+ */
+export type Negotiation =
+  | { ok: true; protocol: string | null; offeredProtocols: string[]; extensions: ExtensionOffer[]; extensionObjects: Extension[] }
+  | { ok: false; response: HandshakeResponse; reason: string };
+
+/** Outcome of {@link checkHttp1Upgrade}: the `Sec-WebSocket-Accept` value, or the refusal. */
+export type Http1Check = { ok: true; accept: string } | { ok: false; response: HandshakeResponse; reason: string };
 
 /**
  * Adapts a `node:http` request (e.g. from the server's `'upgrade'` event) to an {@link UpgradeRequest}.
@@ -168,8 +159,9 @@ export function fromIncomingMessage(req: IncomingMessage): UpgradeRequest {
 
 /**
  * Validates an upgrade request and, if it is acceptable, negotiates subprotocol and extensions
- * and builds the 101 response (RFC 6455 §4.2.1, §4.2.2). Checks run in the order `ws` uses, and
- * the first failure decides the response; its `reason` names the offending header.
+ * and builds the 101 response (RFC 6455 §4.2.1, §4.2.2): {@link checkHttp1Upgrade} then
+ * {@link negotiate}. Checks run in the order `ws` uses, and the first failure decides the
+ * response; its `reason` names the offending header.
  *
  * @example
  * ```ts
@@ -184,8 +176,33 @@ export function fromIncomingMessage(req: IncomingMessage): UpgradeRequest {
  * ```
  */
 export function acceptUpgrade(req: UpgradeRequest, options: ServerHandshakeOptions = {}): ServerHandshakeResult {
+  const check = checkHttp1Upgrade(req);
+  if (!check.ok) return check;
+  const negotiation = negotiate(req, options);
+  if (!negotiation.ok) return negotiation;
+  const headers: Array<[string, string]> = [
+    ['Upgrade', 'websocket'],
+    ['Connection', 'Upgrade'],
+    ['Sec-WebSocket-Accept', check.accept],
+    ...negotiationHeaders(negotiation),
+  ];
+  const response: HandshakeResponse = { status: 101, reason: 'Switching Protocols', headers };
+  return { ...negotiation, accept: check.accept, response };
+}
+
+/**
+ * The HTTP/1.1 half of the server handshake (RFC 6455 §4.2.1 items 1–6): method, version, Host,
+ * Upgrade, Connection, key and version. Returns the `Sec-WebSocket-Accept` value, or the refusal.
+ *
+ * @example
+ * ```ts
+ * const check = checkHttp1Upgrade(request);
+ * if (!check.ok) socket.end(serializeResponse(check.response));
+ * ```
+ */
+export function checkHttp1Upgrade(req: UpgradeRequest): Http1Check {
   const h = req.headers;
-  const reject = (status: number, reason: string, extra?: Record<string, string>): ServerHandshakeResult => ({
+  const reject = (status: number, reason: string, extra?: Record<string, string>): Http1Check => ({
     ok: false,
     response: rejectResponse(status, reason, extra),
     reason,
@@ -212,8 +229,27 @@ export function acceptUpgrade(req: UpgradeRequest, options: ServerHandshakeOptio
       Connection: 'Upgrade, close',
     });
   }
+  return { ok: true, accept: computeAccept(key) };
+}
 
-  // §4.2.1 item 8 / §4.2.2 item 5.4: subprotocol, optional, one of the client's.
+/**
+ * The transport-independent half of the server handshake: the subprotocol (§4.2.1 item 8,
+ * §4.2.2 item 5.4) and the extensions (§4.2.1 item 9, §9.1). Shared by the HTTP/1.1 upgrade and
+ * HTTP/2's extended CONNECT (RFC 8441 §5), which carry the same headers.
+ *
+ * @example
+ * ```ts
+ * import { negotiate } from 'fullduplex/handshake';
+ * import { permessageDeflate } from 'fullduplex';
+ *
+ * const result = negotiate(request, { extensions: [permessageDeflate()], selectProtocol: (offered) => offered[0] });
+ * if (result.ok) console.log(result.protocol, result.extensions);
+ * ```
+ */
+export function negotiate(req: UpgradeRequest, options: ServerHandshakeOptions = {}): Negotiation {
+  const h = req.headers;
+  const reject = (status: number, reason: string): Negotiation => ({ ok: false, response: rejectResponse(status, reason), reason });
+
   let protocol: string | null = null;
   let offered: string[] = [];
   const protocolHeader = h['sec-websocket-protocol'];
@@ -230,40 +266,55 @@ export function acceptUpgrade(req: UpgradeRequest, options: ServerHandshakeOptio
     }
   }
 
-  // §4.2.1 item 9 / §9.1: extensions, optional, only ones the client offered.
   const extensions: ExtensionOffer[] = [];
+  const extensionObjects: Extension[] = [];
   const extensionHeader = h['sec-websocket-extensions'];
-  if (extensionHeader !== undefined) {
-    let offers: ExtensionOffer[];
+  const negotiators = options.extensions ?? [];
+  if (extensionHeader !== undefined && negotiators.length > 0) {
+    let offers: ReturnType<typeof parseExtensionsRaw>;
     try {
-      offers = parseExtensions(extensionHeader);
+      offers = parseExtensionsRaw(extensionHeader);
     } catch (err) {
       return reject(400, `Invalid Sec-WebSocket-Extensions header: ${(err as Error).message}`);
     }
-    for (const negotiator of options.extensions ?? []) {
+    for (const negotiator of negotiators) {
       if (extensions.some((e) => e.name === negotiator.name)) continue;
       const mine = offers.filter((o) => o.name === negotiator.name).map((o) => o.params);
       if (mine.length === 0) continue;
-      let accepted: { params: Record<string, string | true> } | null;
+      let accepted: { params: Record<string, string | true>; extension: Extension } | null;
       try {
         accepted = negotiator.negotiate(mine);
       } catch (err) {
         return reject(400, `Unacceptable Sec-WebSocket-Extensions offer for ${negotiator.name}: ${(err as Error).message}`);
       }
-      if (accepted) extensions.push({ name: negotiator.name, params: accepted.params });
+      if (!accepted) continue;
+      extensions.push({ name: negotiator.name, params: accepted.params });
+      extensionObjects.push(accepted.extension);
+    }
+  } else if (extensionHeader !== undefined) {
+    // Nothing to negotiate, but a malformed header is still the client's error (ws answers 400).
+    try {
+      parseExtensions(extensionHeader);
+    } catch (err) {
+      return reject(400, `Invalid Sec-WebSocket-Extensions header: ${(err as Error).message}`);
     }
   }
+  return { ok: true, protocol, offeredProtocols: offered, extensions, extensionObjects };
+}
 
-  const accept = computeAccept(key);
-  const headers: Array<[string, string]> = [
-    ['Upgrade', 'websocket'],
-    ['Connection', 'Upgrade'],
-    ['Sec-WebSocket-Accept', accept],
-  ];
-  if (protocol !== null) headers.push(['Sec-WebSocket-Protocol', protocol]);
-  if (extensions.length > 0) headers.push(['Sec-WebSocket-Extensions', formatExtensions(extensions)]);
-  const response: HandshakeResponse = { status: 101, reason: 'Switching Protocols', headers };
-  return { ok: true, accept, protocol, offeredProtocols: offered, extensions, response };
+/**
+ * The response headers that announce a negotiation's outcome.
+ *
+ * @example
+ * ```ts
+ * negotiationHeaders({ protocol: 'chat', extensions: [] }); // [['Sec-WebSocket-Protocol', 'chat']]
+ * ```
+ */
+export function negotiationHeaders(negotiation: { protocol: string | null; extensions: readonly ExtensionOffer[] }): Array<[string, string]> {
+  const headers: Array<[string, string]> = [];
+  if (negotiation.protocol !== null) headers.push(['Sec-WebSocket-Protocol', negotiation.protocol]);
+  if (negotiation.extensions.length > 0) headers.push(['Sec-WebSocket-Extensions', formatExtensions(negotiation.extensions)]);
+  return headers;
 }
 
 /** `major.minor` at least 1.1; anything else, unparsable included, is not. */

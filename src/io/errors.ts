@@ -20,3 +20,29 @@ export class ConnectionClosedError extends Error {
     return this.code === 1000 || this.code === 1001 || this.code === 1005;
   }
 }
+
+/** Stable identifiers of the I/O layer's own reasons for ending a connection. */
+export type SessionErrorCode =
+  /** The peer read too slowly and the outgoing buffer passed `maxBufferedAmount` (sent 1008). */
+  | 'FD_ERR_BUFFER_LIMIT'
+  /** No pong arrived within `pongTimeout` of a keepalive ping (reported as 1006). */
+  | 'FD_ERR_KEEPALIVE_TIMEOUT'
+  /** An application callback (a `message` listener, say) threw while handling input (sent 1011). */
+  | 'FD_ERR_APPLICATION'
+  /** Topics are a server feature; a client connection cannot subscribe. */
+  | 'FD_ERR_TOPICS_UNAVAILABLE';
+
+/**
+ * Why the I/O layer ended (or refused to act on) a connection on its own initiative, with a
+ * stable {@link SessionErrorCode}. Reported through the connection's `error` event.
+ */
+export class SessionError extends Error {
+  /** Stable identifier, e.g. `FD_ERR_BUFFER_LIMIT`. */
+  readonly code: SessionErrorCode;
+
+  constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SessionError';
+    this.code = code;
+  }
+}

@@ -1,7 +1,7 @@
 import { headerSize, writeHeader } from '../frame/encoder.js';
 import { Opcode } from '../frame/opcode.js';
-import type { SendData } from '../io/connection.js';
-import { toBytes } from '../io/connection.js';
+import type { SendData } from '../io/session.js';
+import { toBuffer as toBytes } from '../io/session.js';
 
 const frameFields = { fin: true, rsv: 0, opcode: 0 };
 

@@ -3,38 +3,23 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { CloseCode } from '../frame/close-code.js';
-import { DEFAULT_MAX_HEAD_SIZE, parseRequestHead } from '../handshake/http-head.js';
-import {
-  acceptUpgrade,
-  fromIncomingMessage,
-  rejectResponse,
-  serializeResponse,
-  type HandshakeResponse,
-  type UpgradeRequest,
-} from '../handshake/server.js';
-import { WebSocketConnection, type ConnectionOptions, type RequestInfo, type SendData } from '../io/connection.js';
-import { SharedFrameBatch } from './broadcast.js';
-import { TopicRegistry } from './topics.js';
+import type { ServerExtension } from '../frame/extension.js';
+import { permessageDeflate, type PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
+import type { HandshakeResponse, UpgradeRequest } from '../handshake/server.js';
+import { WebSocketConnection } from '../io/connection.js';
 import { ConnectionClosedError } from '../io/errors.js';
+import type { SendData, Session } from '../io/session.js';
+import type { PeerInfo } from '../io/transport.js';
+import { admit, type AcceptorHost, type Admission, type AdmissionOptions, type UpgradeInfo, type VerifyResult } from './admission.js';
+import type { Backplane, BackplaneEvent, BackplaneStats } from './backplane.js';
+import { SharedFrameBatch } from './broadcast.js';
+import { Http1Acceptor } from './http1.js';
+import { deliver, LocalPubSub, type PublishOptions } from './pubsub.js';
 
-/**
- * What a `verify` hook may answer: `true`/`undefined` to accept, `false` for 403, a status number,
- * or a full response value.
- */
-export type VerifyResult = boolean | void | number | { status: number; message?: string; headers?: Record<string, string> };
-
-/** Information handed to the `verify` hook before the upgrade is accepted. */
-export interface UpgradeInfo extends RequestInfo {
-  /** HTTP method (always GET by then). */
-  method: string;
-  /** Remote address of the TCP connection. */
-  remoteAddress: string | undefined;
-  /** Subprotocols the client offered. */
-  offeredProtocols: string[];
-}
+export type { UpgradeInfo, VerifyResult } from './admission.js';
 
 /** Options of {@link WebSocketServer} and {@link serve}. */
-export interface ServerOptions extends ConnectionOptions {
+export interface ServerOptions extends AdmissionOptions {
   /** Port to listen on (0 picks a free one). Only for {@link serve} / {@link WebSocketServer.listen}. */
   port?: number;
   /** Interface to listen on. Default `127.0.0.1`. */
@@ -61,6 +46,20 @@ export interface ServerOptions extends ConnectionOptions {
   verify?: (request: UpgradeInfo) => VerifyResult | Promise<VerifyResult>;
   /** Heartbeat ping interval in ms (0 disables). Default 20 s, as python-websockets. */
   pingInterval?: number;
+  /**
+   * permessage-deflate (RFC 7692): `true` or options to accept clients' offers. Default off, as
+   * ws, uWebSockets and Bun: compression costs CPU and memory per connection; turn it on where
+   * bandwidth matters more.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Other extensions, in order of preference (after permessage-deflate when both are set). */
+  extensions?: ServerExtension[];
+  /**
+   * Forwards publishes and broadcasts to the other processes or machines of a deployment
+   * (`fullduplex/redis`, `fullduplex/cluster`). Local subscribers are served first and
+   * synchronously, whatever the backplane's state.
+   */
+  backplane?: Backplane;
 }
 
 /**
@@ -88,6 +87,8 @@ export interface ServerEvents {
   error: [error: Error];
   listening: [];
   close: [];
+  /** Health and loss reports of the backplane (see {@link BackplaneEvent}). */
+  backplane: [event: BackplaneEvent];
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -97,64 +98,100 @@ const DEFAULT_PING_INTERVAL = 20_000;
  * A WebSocket server. Listens by itself on `node:net`/`node:tls` ({@link serve}, {@link listen}),
  * or takes upgrades from a `node:http(s)` server ({@link attach}, {@link handleUpgrade}), so it
  * works behind Express or Fastify too.
+ *
+ * Its parts: acceptors (HTTP/1.1 in `http1.ts`) turn transports into sessions through one
+ * transport-independent {@link admit} decision; the server adopts each session as a
+ * {@link WebSocketConnection}, tracks it, runs the handler, and delivers broadcasts and
+ * publishes (through its {@link LocalPubSub} and, when configured, a {@link Backplane}).
+ *
+ * @example
+ * ```ts
+ * import { WebSocketServer } from 'fullduplex';
+ *
+ * const wss = await new WebSocketServer((ws) => {
+ *   ws.on('message', (data) => void ws.send(data));
+ * }, { port: 0 }).listen();
+ * console.log(wss.url);
+ * ```
  */
-export class WebSocketServer extends EventEmitter<ServerEvents> {
+export class WebSocketServer extends EventEmitter<ServerEvents> implements AcceptorHost {
   /** Open connections. */
   readonly clients = new Set<WebSocketConnection>();
   /** @internal Topic subscriptions, shared with the connections. */
-  readonly topics = new TopicRegistry();
+  readonly topics: LocalPubSub;
+  /** @internal */
+  readonly options: ServerOptions;
   private readonly broadcastBatch = new SharedFrameBatch();
-  private readonly options: ServerOptions;
   private readonly handler: ConnectionHandler | undefined;
   private readonly routeVerify: RoutingHandler['verify'] | undefined;
+  private readonly backplane: Backplane | null;
+  private readonly http1: Http1Acceptor;
   private listener: NetServer | null = null;
-  /** Sockets still in the opening handshake, with the timer that drops them. */
-  private readonly handshaking = new Map<Socket, NodeJS.Timeout>();
   private readonly detachers: Array<() => void> = [];
-  private closing = false;
+  private isClosing = false;
   private closed: Promise<void> | null = null;
-  /** One shared 'close' listener for sockets in the handshake (`this` is the socket). */
-  private readonly onHandshakeSocketClose: (this: Socket) => void;
 
   constructor(handler?: ConnectionHandler | RoutingHandler, options: ServerOptions = {}) {
     super();
-    const server = this;
-    this.onHandshakeSocketClose = function (this: Socket): void {
-      server.endHandshake(this);
-    };
     if (typeof handler === 'object' && handler !== null) {
       this.handler = (ws) => handler.handle(ws);
       this.routeVerify = (request) => handler.verify(request);
     } else {
       this.handler = handler;
     }
-    this.options = { pingInterval: DEFAULT_PING_INTERVAL, ...options };
+    const extensions = [...(options.extensions ?? [])];
+    if (options.perMessageDeflate) {
+      extensions.unshift(permessageDeflate(options.perMessageDeflate === true ? {} : options.perMessageDeflate));
+    }
+    this.options = { pingInterval: DEFAULT_PING_INTERVAL, ...options, extensions };
+    this.backplane = options.backplane ?? null;
+    const backplane = this.backplane;
+    this.topics = new LocalPubSub(
+      backplane ? { opened: (topic) => backplane.subscribe(topic), closed: (topic) => backplane.unsubscribe(topic) } : {},
+    );
+    this.http1 = new Http1Acceptor(this);
+    backplane?.start({
+      deliver: (topic, payload, binary) => {
+        // From another node: local subscribers only, never forwarded again.
+        if (topic === null) deliver(this.broadcastBatch, this.clients, payload, { binary });
+        else this.topics.publish(topic, payload, { binary });
+      },
+      event: (event) => this.emit('backplane', event),
+    });
   }
 
   /**
-   * Sends one message to every open connection (optionally except one, e.g. the sender). The
-   * frame is encoded once and the same bytes are queued on each connection; each socket then
-   * gets one write per event-loop turn however many messages were broadcast.
-   * Returns the number of connections it was queued on.
+   * Sends one message to every open connection (optionally except one, e.g. the sender) — and,
+   * with a backplane, to every connection of the deployment. The frame is encoded once and the
+   * same bytes are queued on each connection; each socket then gets one write per event-loop turn
+   * however many messages were broadcast. Returns the number of local connections it was queued on.
    */
-  broadcast(data: SendData, options: { except?: WebSocketConnection; binary?: boolean } = {}): number {
-    return deliver(this.broadcastBatch, this.clients, data, options);
+  broadcast(data: SendData, options: PublishOptions = {}): number {
+    const count = deliver(this.broadcastBatch, this.clients, data, options);
+    if (this.backplane && !options.local) this.forward(null, data, options.binary);
+    return count;
   }
 
   /**
    * Publishes a message to every subscriber of `topic` (see {@link WebSocketConnection.subscribe}),
-   * optionally except one. Encoded once into the topic's shared batch; every subscriber queues the
-   * same bytes by reference, and gets one write per event-loop turn however many were published.
-   * Returns the number of subscribers it was queued on.
+   * optionally except one; with a backplane, to the topic's subscribers on every node unless
+   * `local` is set. Encoded once into the topic's shared batch; every subscriber queues the same
+   * bytes by reference. Returns the number of local subscribers it was queued on.
    */
-  publish(topic: string, data: SendData, options: { except?: WebSocketConnection; binary?: boolean } = {}): number {
-    const entry = this.topics.entry(topic);
-    return entry === undefined ? 0 : deliver(entry.batch, entry.subscribers, data, options);
+  publish(topic: string, data: SendData, options: PublishOptions = {}): number {
+    const count = this.topics.publish(topic, data, options);
+    if (this.backplane && !options.local) this.forward(topic, data, options.binary);
+    return count;
   }
 
-  /** Number of subscribers of `topic`. */
+  /** Number of local subscribers of `topic`. */
   subscriberCount(topic: string): number {
-    return this.topics.get(topic).size;
+    return this.topics.count(topic);
+  }
+
+  /** The backplane's counters, or null without a backplane. */
+  backplaneStats(): BackplaneStats | null {
+    return this.backplane?.stats() ?? null;
   }
 
   /** The address the server listens on (after {@link listen}). */
@@ -173,7 +210,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
 
   /** Starts listening on `options.port`/`options.host`. Resolves once listening. */
   listen(): Promise<this> {
-    const onSocket = (socket: Socket): void => this.acceptSocket(socket);
+    const onSocket = (socket: Socket): void => this.http1.acceptSocket(socket);
     const server = this.options.tls
       ? createTlsServer({ handshakeTimeout: this.handshakeTimeout, ...this.options.tls }, onSocket)
       : createNetServer({ noDelay: true }, onSocket);
@@ -198,17 +235,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
    * requests alone. Returns this server.
    */
   attach(httpServer: HttpServer, options: { path?: string } = {}): this {
-    const path = options.path ?? this.options.path;
-    const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
-      if (path !== undefined && pathOf(req.url ?? '/') !== path) {
-        // Another upgrade handler may own this path; answer only if nobody else listens.
-        if (httpServer.listenerCount('upgrade') === 1) this.refuse(socket, rejectResponse(404));
-        return;
-      }
-      this.handleUpgrade(req, socket, head);
-    };
-    httpServer.on('upgrade', onUpgrade);
-    this.detachers.push(() => httpServer.off('upgrade', onUpgrade));
+    this.detachers.push(this.http1.attach(httpServer, options.path ?? this.options.path));
     return this;
   }
 
@@ -218,14 +245,14 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
    * right HTTP error and closes the socket.
    */
   handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, callback?: (ws: WebSocketConnection) => void): void {
-    this.trackHandshake(socket);
-    void this.upgrade(fromIncomingMessage(req), socket, head, callback);
+    this.http1.handleUpgrade(req, socket, head, callback);
   }
 
   /**
    * Stops accepting connections, closes every open one with 1001 (going away), waits for their
    * close handshakes (up to `closeTimeout`), then drops what is left. Resolves when everything
-   * is closed; no socket or timer is left behind.
+   * is closed; no socket or timer is left behind. A backplane is stopped; the Redis clients it
+   * was given stay open (they are the application's).
    */
   close(code: number = CloseCode.GOING_AWAY, reason = 'Server shutting down'): Promise<void> {
     // A second caller (say, SIGINT during shutdown) waits for the same shutdown.
@@ -234,134 +261,37 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   }
 
   private async shutDown(code: number, reason: string): Promise<void> {
-    this.closing = true;
+    this.isClosing = true;
     for (const detach of this.detachers.splice(0)) detach();
     const listener = this.listener;
-    const listenerClosed = listener
-      ? new Promise<void>((resolve) => listener.close(() => resolve()))
-      : Promise.resolve();
-    for (const [socket, timer] of this.handshaking) {
-      clearTimeout(timer);
-      socket.destroy();
-    }
-    this.handshaking.clear();
+    const listenerClosed = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : Promise.resolve();
+    this.http1.dropAll();
     await Promise.all([...this.clients].map((ws) => ws.close(code, reason)));
+    await this.backplane?.close();
     await listenerClosed;
     this.emit('close');
   }
 
-  // Raw sockets: our own head parser ----------------------------------------------------------
+  // AcceptorHost: what every transport's acceptor shares ------------------------------------------
 
-  private get handshakeTimeout(): number {
+  /** @internal */
+  get closing(): boolean {
+    return this.isClosing;
+  }
+
+  /** @internal */
+  get handshakeTimeout(): number {
     return this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   }
 
-  private acceptSocket(socket: Socket): void {
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
-    this.trackHandshake(socket);
-    const limits = { maxHeadSize: this.options.maxHeadSize, maxHeaderCount: this.options.maxHeaderCount };
-    const maxHeadSize = this.options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
-    let pieces: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      pieces.push(chunk);
-      size += chunk.length;
-      // A head can only end on a LF, so a client trickling bytes (slowloris) costs a rescan per
-      // line, not per byte: linear work overall.
-      if (chunk.indexOf(0x0a) < 0 && size <= maxHeadSize) return;
-      const received = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, size);
-      pieces = [received];
-      const result = parseRequestHead(received, limits);
-      if (result.kind === 'incomplete') return;
-      socket.off('data', onData);
-      socket.pause();
-      if (result.kind === 'error') {
-        this.refuse(socket, rejectResponse(result.status, result.message));
-        return;
-      }
-      const { head } = result;
-      const request: UpgradeRequest = {
-        method: head.method,
-        target: head.target,
-        httpVersion: head.httpVersion,
-        headers: head.headers,
-      };
-      void this.upgrade(request, socket, received.subarray(result.bytesConsumed));
-    };
-    socket.on('data', onData);
+  /** @internal */
+  admit(request: UpgradeRequest, peer: PeerInfo, check: () => { ok: true } | { ok: false; response: HandshakeResponse }): Promise<Admission> {
+    return admit(this.options, [this.routeVerify, this.options.verify], request, peer, check, (error) => this.emitError(error));
   }
 
-  private endHandshake(socket: Socket): void {
-    const timer = this.handshaking.get(socket);
-    if (timer) clearTimeout(timer);
-    this.handshaking.delete(socket);
-  }
-
-  private trackHandshake(socket: Socket): void {
-    // A fixed deadline from accept, not an idle timeout: a client trickling one byte at a time
-    // (slowloris) must not be able to hold the socket open.
-    this.handshaking.set(
-      socket,
-      setTimeout(() => socket.destroy(), this.handshakeTimeout),
-    );
-    socket.on('error', noop);
-    socket.once('close', this.onHandshakeSocketClose);
-  }
-
-  // The upgrade, whichever way the request came --------------------------------------------------
-
-  private async upgrade(
-    request: UpgradeRequest,
-    socket: Socket,
-    head: Buffer,
-    callback?: (ws: WebSocketConnection) => void,
-  ): Promise<void> {
-    const options = this.options;
-    const info = upgradeInfo(request, socket);
-    if (options.path !== undefined && info.path !== options.path) {
-      this.refuse(socket, rejectResponse(404, `No WebSocket endpoint at ${info.path}`));
-      return;
-    }
-    const result = acceptUpgrade(request, {
-      selectProtocol: options.selectProtocol ? (offered) => options.selectProtocol!(offered, info) : undefined,
-    });
-    if (!result.ok) {
-      this.refuse(socket, result.response);
-      return;
-    }
-    info.offeredProtocols = result.offeredProtocols;
-    for (const verify of [this.routeVerify, options.verify]) {
-      if (!verify) continue;
-      let verdict: VerifyResult;
-      try {
-        verdict = await verify(info);
-      } catch (error) {
-        this.emitError(error as Error);
-        verdict = 500;
-      }
-      const refusal = refusalFor(verdict);
-      if (refusal) {
-        this.refuse(socket, refusal);
-        return;
-      }
-    }
-    if (socket.destroyed || this.closing) {
-      socket.destroy();
-      return;
-    }
-    socket.write(serializeResponse(result.response));
-    socket.off('error', noop);
-    socket.off('close', this.onHandshakeSocketClose);
-    this.endHandshake(socket);
-    const ws = new WebSocketConnection(
-      socket,
-      { role: 'server', protocol: result.protocol ?? '', extensions: '', request: info, head },
-      options,
-    );
-    socket.resume();
+  /** @internal */
+  adopt(session: Session, callback?: (ws: WebSocketConnection) => void): WebSocketConnection {
+    const ws = new WebSocketConnection(session);
     ws.topicRegistry = this.topics;
     this.clients.add(ws);
     ws.once('close', () => {
@@ -371,6 +301,19 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     callback?.(ws);
     this.emit('connection', ws);
     if (this.handler) this.runHandler(ws);
+    return ws;
+  }
+
+  /** @internal */
+  emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else console.error('fullduplex server:', error);
+  }
+
+  private forward(topic: string | null, data: SendData, binary: boolean | undefined): void {
+    const isBinary = binary ?? typeof data !== 'string';
+    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.isBuffer(data) ? data : Buffer.from(data instanceof ArrayBuffer ? data : data.buffer, data instanceof ArrayBuffer ? 0 : data.byteOffset, data.byteLength);
+    this.backplane!.publish(topic, payload, isBinary);
   }
 
   private runHandler(ws: WebSocketConnection): void {
@@ -395,17 +338,6 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     this.emitError(error instanceof Error ? error : new Error(String(error)));
     if (ws.readyState === 1) void ws.close(CloseCode.INTERNAL_ERROR, 'Internal error').catch(noop);
   }
-
-  private refuse(socket: Socket, response: HandshakeResponse): void {
-    if (!socket.destroyed) socket.end(serializeResponse(response));
-    // Do not wait for the client to read the response forever.
-    socket.setTimeout(1000, () => socket.destroy());
-  }
-
-  private emitError(error: Error): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-    else console.error('fullduplex server:', error);
-  }
 }
 
 /**
@@ -413,73 +345,14 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
  * python-websockets' `serve(handler, host, port)`. Resolves once it listens.
  *
  * @example
+ * ```ts
  * const server = await serve(async (ws) => {
  *   for await (const message of ws) await ws.send(`I got your message: ${message}`);
  * }, { port: 8765 });
+ * ```
  */
 export function serve(handler: ConnectionHandler | RoutingHandler, options: ServerOptions = {}): Promise<WebSocketServer> {
   return new WebSocketServer(handler, options).listen();
-}
-
-/** Encodes `data` once into `batch` and queues that region on every receiver but `except`. */
-function deliver(
-  batch: SharedFrameBatch,
-  receivers: Iterable<WebSocketConnection>,
-  data: SendData,
-  options: { except?: WebSocketConnection; binary?: boolean },
-): number {
-  batch.encode(data, options.binary ?? typeof data !== 'string');
-  const { buffer, start, end } = batch;
-  let count = 0;
-  for (const ws of receivers) {
-    if (ws !== options.except && ws.sendShared(buffer, start, end)) count++;
-  }
-  return count;
-}
-
-function refusalFor(verdict: VerifyResult): HandshakeResponse | null {
-  if (verdict === true || verdict === undefined) return null;
-  if (verdict === false) return rejectResponse(403);
-  if (typeof verdict === 'number') return rejectResponse(verdict);
-  return rejectResponse(verdict.status, verdict.message, verdict.headers);
-}
-
-/** The request as hooks and connections see it; the query and address are computed on first use. */
-class UpgradeInfoImpl implements UpgradeInfo {
-  readonly url: string;
-  readonly path: string;
-  readonly headers: Record<string, string | undefined>;
-  readonly method: string;
-  offeredProtocols: string[] = [];
-  private parsedQuery: URLSearchParams | null = null;
-
-  constructor(
-    request: UpgradeRequest,
-    private readonly socket: Socket,
-  ) {
-    this.url = request.target;
-    this.path = pathOf(request.target);
-    this.headers = request.headers;
-    this.method = request.method;
-  }
-
-  get query(): URLSearchParams {
-    const q = this.url.indexOf('?');
-    return (this.parsedQuery ??= new URLSearchParams(q < 0 ? '' : this.url.slice(q + 1)));
-  }
-
-  get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
-  }
-}
-
-function upgradeInfo(request: UpgradeRequest, socket: Socket): UpgradeInfo {
-  return new UpgradeInfoImpl(request, socket);
-}
-
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
 }
 
 function noop(): void {}

@@ -1,0 +1,104 @@
+import type { SendData } from '../io/session.js';
+import type { WebSocketConnection } from '../io/connection.js';
+import { SharedFrameBatch } from './broadcast.js';
+import { TopicRegistry } from './topics.js';
+
+/** Per-publish choices. */
+export interface PublishOptions {
+  /** A connection not to deliver to (the sender, say). */
+  except?: WebSocketConnection;
+  /** Send as binary (default: strings as text, bytes as binary). */
+  binary?: boolean;
+  /** Stay in this process: do not forward to the backplane. Default false. */
+  local?: boolean;
+}
+
+/**
+ * Topics: who is subscribed to what, and delivery of a message to a topic's subscribers.
+ *
+ * Who calls what: connections call `subscribe`/`unsubscribe` (through `ws.subscribe(topic)`), the
+ * server calls `unsubscribeAll` when a connection closes and `publish` for `server.publish()`.
+ * The implementation reports a topic's first and last subscriber through the callbacks it was
+ * built with, so a backplane subscribes upstream only to the topics this process holds.
+ */
+export interface PubSub {
+  /** Adds `ws` to `topic`; false if it already was. */
+  subscribe(ws: WebSocketConnection, topic: string): boolean;
+  /** Removes `ws` from `topic`; false if it was not subscribed. */
+  unsubscribe(ws: WebSocketConnection, topic: string): boolean;
+  /** Removes `ws` from every topic. */
+  unsubscribeAll(ws: WebSocketConnection): void;
+  /** The topics `ws` is subscribed to. */
+  topics(ws: WebSocketConnection): string[];
+  /** Number of local subscribers of `topic`. */
+  count(topic: string): number;
+  /** Delivers to the local subscribers of `topic`; returns how many it was queued on. */
+  publish(topic: string, data: SendData, options?: PublishOptions): number;
+}
+
+/** Callbacks for a topic's first and last local subscriber. */
+export interface TopicTransitions {
+  /** `topic` has its first local subscriber. */
+  opened?(topic: string): void;
+  /** `topic` lost its last local subscriber. */
+  closed?(topic: string): void;
+}
+
+/**
+ * The in-process {@link PubSub}: a registry of subscribers plus one shared frame batch per topic,
+ * so a message is encoded once and queued on every subscriber by reference (cf. uWebSockets'
+ * `TopicTree`).
+ */
+export class LocalPubSub implements PubSub {
+  private readonly registry = new TopicRegistry();
+
+  constructor(private readonly transitions: TopicTransitions = {}) {}
+
+  subscribe(ws: WebSocketConnection, topic: string): boolean {
+    if (!this.registry.subscribe(ws, topic)) return false;
+    if (this.registry.get(topic).size === 1) this.transitions.opened?.(topic);
+    return true;
+  }
+
+  unsubscribe(ws: WebSocketConnection, topic: string): boolean {
+    if (!this.registry.unsubscribe(ws, topic)) return false;
+    if (this.registry.entry(topic) === undefined) this.transitions.closed?.(topic);
+    return true;
+  }
+
+  unsubscribeAll(ws: WebSocketConnection): void {
+    for (const topic of this.registry.topics(ws)) this.unsubscribe(ws, topic);
+  }
+
+  topics(ws: WebSocketConnection): string[] {
+    return this.registry.topics(ws);
+  }
+
+  count(topic: string): number {
+    return this.registry.get(topic).size;
+  }
+
+  publish(topic: string, data: SendData, options: PublishOptions = {}): number {
+    const entry = this.registry.entry(topic);
+    return entry === undefined ? 0 : deliver(entry.batch, entry.subscribers, data, options);
+  }
+}
+
+/**
+ * Encodes `data` once into `batch` and queues that region on every receiver but `except`.
+ * Returns the number of receivers it was queued on.
+ */
+export function deliver(
+  batch: SharedFrameBatch,
+  receivers: Iterable<WebSocketConnection>,
+  data: SendData,
+  options: { except?: WebSocketConnection | undefined; binary?: boolean | undefined },
+): number {
+  batch.encode(data, options.binary ?? typeof data !== 'string');
+  const { buffer, start, end } = batch;
+  let count = 0;
+  for (const ws of receivers) {
+    if (ws !== options.except && ws.sendShared(buffer, start, end)) count++;
+  }
+  return count;
+}
