@@ -12,7 +12,7 @@ import { WebSocketServer, type ServerOptions } from './server/server.js';
 const USAGE = `Usage:
   fullduplex echo      [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE] [--max-message BYTES]
   fullduplex broadcast [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE] [--max-message BYTES]
-  fullduplex connect   <ws://host:port/path> [--protocol NAME]... [--header "Name: value"]... [--ca FILE] [--insecure]
+  fullduplex connect   <ws://host:port/path> [--protocol NAME]... [--header "Name: value"]... [--ca FILE] [--insecure] [--close-timeout MS]
   fullduplex conformance server <ws://host:port/path> | client [--port 9001] | agent <ws://host:port> | self  (--help for options)
 `;
 
@@ -96,10 +96,13 @@ async function runClient(args: string[]): Promise<number> {
       header: { type: 'string', multiple: true },
       ca: { type: 'string' },
       insecure: { type: 'boolean', default: false },
+      'close-timeout': { type: 'string', default: '5000' },
     },
   });
   const url = positionals[0];
   if (!url) throw new Error(`connect needs a URL\n${USAGE}`);
+  const closeTimeout = Number(values['close-timeout']);
+  if (!Number.isInteger(closeTimeout) || closeTimeout <= 0) throw new Error(`Bad --close-timeout '${values['close-timeout']}': expected milliseconds`);
   const headers: Record<string, string> = {};
   for (const header of values.header ?? []) {
     const colon = header.indexOf(':');
@@ -108,6 +111,9 @@ async function runClient(args: string[]): Promise<number> {
   }
   const ws = await connect(url, {
     headers,
+    // At the end of input we start the close handshake and keep printing what arrives until the
+    // server's close frame, for at most this long.
+    closeTimeout,
     ...(values.protocol ? { protocols: values.protocol } : {}),
     tls: { ...(values.ca ? { ca: readFileSync(values.ca) } : {}), rejectUnauthorized: !values.insecure },
   });

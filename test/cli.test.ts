@@ -136,6 +136,26 @@ describe('fullduplex connect', () => {
     expect([connections[0]!.closeCode, connections[0]!.wasClean]).toEqual([1000, true]);
   });
 
+  it('in a pipe whose input ends at once: replies that arrive after our close frame are still printed', async () => {
+    // `printf 'hello\n' | fullduplex connect URL`: stdin ends before any reply can arrive, so the
+    // client sends its close frame right after the message. The peer's replies sent before its
+    // own close frame are still its messages (RFC 6455 §7.1.2): printed, then a clean exit.
+    // An event-style echo (as `fullduplex echo`) answers each message before it sees our close.
+    const connections: WebSocketConnection[] = [];
+    const server = await serve(() => {}, { pingInterval: 0 });
+    defer(() => server.close());
+    server.on('connection', (ws) => {
+      connections.push(ws);
+      ws.on('message', (message) => void ws.send(`reply: ${String(message)}`).catch(() => {}));
+    });
+    const proc = cli(['connect', server.url]);
+    proc.process.stdin!.end('hello\nwörld\n');
+    expect(await proc.waitExit(8000)).toEqual({ code: 0, signal: null });
+    expect(proc.lines).toEqual(['< reply: hello', '< reply: wörld']);
+    await withTimeout(connections[0]!.whenClosed(), 5000, 'server side closed');
+    expect([connections[0]!.closeCode, connections[0]!.wasClean]).toEqual([1000, true]);
+  });
+
   it('passes --protocol and --header to the server', async () => {
     const seen: Array<{ authorization: string | undefined; offered: string[] }> = [];
     const { server, connections } = await replyServer({
