@@ -304,8 +304,20 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
    * messages (`send`, broadcasts, publishes) wait until the last fragment is queued.
    */
   async sendFragments(source: Iterable<SendData> | AsyncIterable<SendData>, options?: { compress?: boolean }): Promise<void> {
-    if (this.blocked !== null) await new Promise<void>((resolve) => this.blocked!.push(resolve));
-    this.blocked = [];
+    if (this.blocked === null) {
+      this.blocked = [];
+    } else {
+      // Claim the send slot synchronously when released, not in the promise continuation: until
+      // then unblock() would run the sends queued after this one (or resume another waiting
+      // sendFragments, whose fragments would then mix with ours). After the connection closed
+      // nothing is claimed, so sends queued behind us reject at once instead of waiting on our source.
+      await new Promise<void>((resolve) =>
+        this.blocked!.push(() => {
+          if (!this.closed) this.blocked = [];
+          resolve();
+        }),
+      );
+    }
     const compress = options?.compress !== false;
     try {
       let previous: SendData | undefined;
