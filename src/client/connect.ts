@@ -8,6 +8,7 @@ import { formatExtensions } from '../handshake/tokens.js';
 import { WebSocketConnection } from '../io/connection.js';
 import { Session, type ConnectionOptions } from '../io/session.js';
 import { netTransport } from '../io/transport.js';
+import { openHttp2Session } from './http2.js';
 
 /** Options of {@link connect}. */
 export interface ClientOptions extends ConnectionOptions {
@@ -32,6 +33,12 @@ export interface ClientOptions extends ConnectionOptions {
   perMessageDeflate?: boolean | PerMessageDeflateClientOptions;
   /** Other extensions to offer, after permessage-deflate. */
   extensions?: ClientExtension[];
+  /**
+   * WebSockets over HTTP/2 (RFC 8441): open the socket as an extended CONNECT stream on a pooled
+   * HTTP/2 connection per origin (shared by every socket to that origin). `true` requires it;
+   * `'auto'` falls back to an HTTP/1.1 upgrade when the server does not offer it. Default false.
+   */
+  http2?: boolean | 'auto';
 }
 
 /** Why `connect()` failed: refused, TLS, timeout, or a bad handshake response. */
@@ -67,6 +74,7 @@ export async function connect(url: string | URL, options: ClientOptions = {}): P
  * than {@link WebSocketConnection} (the WHATWG `WebSocket`, the `ws`-compatible class) to wrap.
  */
 export function openSession(url: string | URL, options: ClientOptions = {}): Promise<Session> {
+  if (options.http2) return openHttp2Session(url, options, options.http2, () => openSession(url, { ...options, http2: false }));
   const extensions: ClientExtension[] = [...(options.extensions ?? [])];
   if (options.perMessageDeflate) {
     extensions.unshift(permessageDeflateClient(options.perMessageDeflate === true ? {} : options.perMessageDeflate));

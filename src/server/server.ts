@@ -14,6 +14,7 @@ import { admit, type AcceptorHost, type Admission, type AdmissionOptions, type U
 import type { Backplane, BackplaneEvent, BackplaneStats } from './backplane.js';
 import { SharedFrameBatch } from './broadcast.js';
 import { Http1Acceptor } from './http1.js';
+import { createHttp2Listener, Http2Acceptor, type AnyHttp2Server } from './http2.js';
 import { deliver, LocalPubSub, type PublishOptions } from './pubsub.js';
 
 export type { UpgradeInfo, VerifyResult } from './admission.js';
@@ -26,6 +27,13 @@ export interface ServerOptions extends AdmissionOptions {
   host?: string;
   /** TLS options (`cert`, `key`, …): listen with `node:tls` and serve `wss://`. */
   tls?: TlsOptions;
+  /**
+   * Serve WebSockets over HTTP/2 too (RFC 8441 extended CONNECT). With `tls`: one port with ALPN
+   * `h2` and `http/1.1`, HTTP/1.1 upgrades and HTTP/2 streams alike. Without `tls`: as `h2c`.
+   */
+  http2?: boolean;
+  /** Listen for cleartext HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1. */
+  h2c?: boolean;
   /** Accept upgrades only on this path (others get 404). Default: any path. */
   path?: string;
   /** Largest handshake request head in bytes (431 beyond). Default 8192. */
@@ -126,6 +134,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Accep
   private readonly routeVerify: RoutingHandler['verify'] | undefined;
   private readonly backplane: Backplane | null;
   private readonly http1: Http1Acceptor;
+  private readonly http2: Http2Acceptor;
   private listener: NetServer | null = null;
   private readonly detachers: Array<() => void> = [];
   private isClosing = false;
@@ -150,6 +159,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Accep
       backplane ? { opened: (topic) => backplane.subscribe(topic), closed: (topic) => backplane.unsubscribe(topic) } : {},
     );
     this.http1 = new Http1Acceptor(this);
+    this.http2 = new Http2Acceptor(this);
     backplane?.start({
       deliver: (topic, payload, binary) => {
         // From another node: local subscribers only, never forwarded again.
@@ -205,13 +215,17 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Accep
   get url(): string {
     const { address, port } = this.address();
     const host = address.includes(':') ? `[${address}]` : address;
-    return `${this.options.tls ? 'wss' : 'ws'}://${host}:${port}/`;
+    return `${this.options.tls && !this.options.h2c ? 'wss' : 'ws'}://${host}:${port}/`;
   }
 
   /** Starts listening on `options.port`/`options.host`. Resolves once listening. */
   listen(): Promise<this> {
     const onSocket = (socket: Socket): void => this.http1.acceptSocket(socket);
-    const server = this.options.tls
+    const useHttp2 = this.options.http2 === true || this.options.h2c === true;
+    const tls = this.options.h2c ? undefined : this.options.tls;
+    const server = useHttp2
+      ? createHttp2Listener(this.http2, this.http1, { tls, handshakeTimeout: this.handshakeTimeout, path: this.options.path })
+      : this.options.tls
       ? createTlsServer({ handshakeTimeout: this.handshakeTimeout, ...this.options.tls }, onSocket)
       : createNetServer({ noDelay: true }, onSocket);
     if (this.options.tls) {
@@ -236,6 +250,16 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Accep
    */
   attach(httpServer: HttpServer, options: { path?: string } = {}): this {
     this.detachers.push(this.http1.attach(httpServer, options.path ?? this.options.path));
+    return this;
+  }
+
+  /**
+   * Takes WebSocket streams (RFC 8441 extended CONNECT) from a `node:http2` server, cleartext or
+   * secure. The server must be created with `settings: { enableConnectProtocol: true }`; other
+   * streams and requests are left to the application. Returns this server.
+   */
+  attachHttp2(http2Server: AnyHttp2Server, options: { path?: string } = {}): this {
+    this.detachers.push(this.http2.attach(http2Server, options.path ?? this.options.path));
     return this;
   }
 
@@ -266,6 +290,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Accep
     const listener = this.listener;
     const listenerClosed = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : Promise.resolve();
     this.http1.dropAll();
+    // HTTP/2: GOAWAY first (no new streams), then the WebSockets below close with `code`.
+    this.http2.goAway();
+    this.http2.dropAll();
     await Promise.all([...this.clients].map((ws) => ws.close(code, reason)));
     await this.backplane?.close();
     await listenerClosed;
