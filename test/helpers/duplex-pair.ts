@@ -36,7 +36,7 @@ export class MemoryEnd extends Duplex {
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
     // Corked writes leave as one chunk, as one vectored write would; once handed over they are
     // delivered even if this end is destroyed next (as bytes already in the kernel are).
-    this._write(Buffer.concat(chunks.map((c) => c.chunk)), 'buffer', callback);
+    this._write(Buffer.concat(chunks.map((c) => c.chunk)), 'binary', callback);
   }
 
   override _read(): void {
