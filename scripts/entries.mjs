@@ -16,6 +16,5 @@ export const ENTRIES = [
   { subpath: './conformance', module: 'conformance/index' },
   { subpath: './redis', module: 'redis/index' },
   { subpath: './cluster', module: 'cluster/index' },
-  // Coming (issue 8): uncomment when src/ws/index.ts exists.
-  // { subpath: './ws', module: 'ws/index' },
+  { subpath: './ws', module: 'compat/ws/index' },
 ];
