@@ -299,6 +299,40 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
   }
 
   /**
+   * Queues one message without a promise, for callback-style faces (the `ws` face): a send that
+   * nobody awaits must not allocate on the hot path. Returns false when the connection can no
+   * longer send (or was just dropped for exceeding `maxBufferedAmount`). While a fragmented
+   * message is being sent, the message waits for its end (§5.4).
+   */
+  trySend(data: SendData, options?: SendOptions): boolean {
+    if (this.blocked !== null) {
+      if (!this.core.isWritable) return false;
+      this.blocked.push(() => void this.trySend(data, options));
+      return true;
+    }
+    const core = this.core;
+    const compress = options?.compress !== false;
+    let ok: boolean;
+    if (typeof data === 'string') {
+      ok = options?.binary ? core.sendBinary(Buffer.from(data, 'utf8'), compress) : core.sendText(data, compress);
+    } else {
+      const bytes = toBuffer(data);
+      ok = options?.binary === false ? core.sendText(bytes, compress) : core.sendBinary(bytes, compress);
+    }
+    return ok && this.enforceBufferLimit() >= 0;
+  }
+
+  /**
+   * Queues one fragment of a message the caller fragments itself (`ws`'s `send(data, { fin })`):
+   * the first call fixes the type, `fin` ends the message. No promise. The caller keeps other data
+   * messages out until `fin` (the core throws `SendStateError` otherwise). Returns false once the
+   * connection can no longer send.
+   */
+  sendFragment(data: Buffer | string, fin: boolean, isBinary: boolean, compress = true): boolean {
+    return this.core.sendFragment(data, fin, isBinary, compress) && this.enforceBufferLimit() >= 0;
+  }
+
+  /**
    * Sends a message of unknown length as fragments, one per item of `source` (§5.4): strings make
    * a text message, bytes a binary one. Control frames may go out between fragments; other data
    * messages (`send`, broadcasts, publishes) wait until the last fragment is queued.
