@@ -294,7 +294,7 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
       const bytes = toBuffer(data);
       ok = options?.binary === false ? core.sendText(bytes, compress) : core.sendBinary(bytes, compress);
     }
-    if (!ok) return settled(Promise.reject(this.closedError()));
+    if (!ok) return markHandled(Promise.reject(this.closedError()));
     return this.afterSend();
   }
 
@@ -396,9 +396,9 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
    */
   ping(payload?: SendData): Promise<number> {
     const bytes = payload === undefined ? randomPingPayload() : typeof payload === 'string' ? Buffer.from(payload, 'utf8') : toBuffer(payload);
-    if (!this.core.sendPing(bytes)) return settled(Promise.reject(this.closedError()));
+    if (!this.core.sendPing(bytes)) return markHandled(Promise.reject(this.closedError()));
     this.requestFlush();
-    return settled(
+    return markHandled(
       new Promise<number>((resolve, reject) => {
         (this.pings ??= []).push({ payload: Buffer.from(bytes), sentAt: process.hrtime.bigint(), resolve, reject });
       }),
@@ -538,10 +538,12 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
   keepaliveTimedOut(): void {
     if (this.closed || this.core.state !== ReadyState.OPEN) return;
     // No pong within pongTimeout: the peer or the path to it is gone.
-    this.failure = new SessionError('FD_ERR_KEEPALIVE_TIMEOUT', 'keepalive ping timeout');
+    const error = new SessionError('FD_ERR_KEEPALIVE_TIMEOUT', 'keepalive ping timeout');
+    this.failure = error;
     this.core.fail(CloseCode.INTERNAL_ERROR, 'keepalive ping timeout', { code: CloseCode.ABNORMAL_CLOSURE, reason: 'keepalive ping timeout' });
     this.flush();
     this.transport.destroy();
+    this.listener.onError(error);
   }
 
   // The transport pump ------------------------------------------------------------------------
@@ -568,9 +570,13 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
       const buffered = transport.writableLength;
       // Written synchronously to the kernel: the slab regions just taken are free again.
       if (buffered === 0) core.recycleOutput();
-      // Read-side flow control: a peer that sends without reading what we send back is not read
-      // from until it catches up (TCP then pushes back on it), instead of growing our buffers.
-      else if (buffered > this.highWaterMark && this.readBackpressure) this.pauseReading(PAUSE_BACKPRESSURE);
+      else if (buffered > this.highWaterMark) {
+        // Congested. Pongs coalesce until it drains, and — read-side flow control — a peer that
+        // sends without reading what we send back is not read from until it catches up (TCP then
+        // pushes back on it), instead of growing our buffers.
+        core.coalescePongs = true;
+        if (this.readBackpressure) this.pauseReading(PAUSE_BACKPRESSURE);
+      }
     }
     if (core.outputEnded && !this.outputEnded) {
       this.outputEnded = true;
@@ -602,6 +608,10 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
   /** @internal */
   onTransportDrain(): void {
     if (this.core.pendingBytes + this.transport.writableLength > this.highWaterMark) return;
+    if (this.core.coalescePongs) {
+      this.core.coalescePongs = false;
+      if (this.core.pendingBytes > 0) this.requestFlush(); // the pong still owed
+    }
     this.resumeReading(PAUSE_BACKPRESSURE);
     const waiters = this.drainWaiters;
     if (waiters !== null && waiters.length > 0) {
@@ -660,8 +670,8 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
 
   private afterSend(): Promise<void> {
     const buffered = this.enforceBufferLimit();
-    if (buffered <= this.highWaterMark) return buffered < 0 ? settled(Promise.reject(this.closedError())) : RESOLVED;
-    return settled(new Promise<void>((resolve, reject) => (this.drainWaiters ??= []).push({ resolve, reject })));
+    if (buffered <= this.highWaterMark) return buffered < 0 ? markHandled(Promise.reject(this.closedError())) : RESOLVED;
+    return markHandled(new Promise<void>((resolve, reject) => (this.drainWaiters ??= []).push({ resolve, reject })));
   }
 
   /**
@@ -672,10 +682,12 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
     this.requestFlush();
     const buffered = this.core.pendingBytes + this.transport.writableLength;
     if (buffered <= this.maxBuffered) return buffered;
-    this.failure = new SessionError('FD_ERR_BUFFER_LIMIT', `Outgoing buffer limit of ${this.maxBuffered} bytes exceeded`);
+    const error = new SessionError('FD_ERR_BUFFER_LIMIT', `Outgoing buffer limit of ${this.maxBuffered} bytes exceeded`);
+    this.failure = error;
     this.core.fail(CloseCode.POLICY_VIOLATION, 'Outgoing buffer limit exceeded');
     this.flush();
     this.transport.destroy();
+    this.listener.onError(error);
     return -1;
   }
 
@@ -692,7 +704,7 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
   }
 
   private whenUnblocked(send: () => Promise<void>): Promise<void> {
-    return settled(new Promise<void>((resolve, reject) => this.blocked!.push(() => send().then(resolve, reject))));
+    return markHandled(new Promise<void>((resolve, reject) => this.blocked!.push(() => send().then(resolve, reject))));
   }
 
   /** The fragmented message ended (or the connection did): run what waited, in order. */
@@ -758,7 +770,7 @@ function noop(): void {}
  * the promise, and a send that fails because the peer went away must not become an unhandled
  * rejection that kills the process; a caller who does await still sees the rejection.
  */
-export function settled<T>(promise: Promise<T>): Promise<T> {
+export function markHandled<T>(promise: Promise<T>): Promise<T> {
   promise.catch(noop);
   return promise;
 }

@@ -101,11 +101,18 @@ export class Protocol implements FrameSink {
   /** Whether the fragmented message being sent goes through {@link encoder}. */
   private fragmentsEncoded = false;
   /**
-   * Payload of the pong owed for the latest ping, not yet queued. Pongs are queued when output is
-   * taken, so a burst of pings costs one pong (§5.5.3: "an endpoint MAY elect to send a Pong frame
-   * for only the most recently processed Ping frame").
+   * Payload of the pong owed for the latest ping while pongs are coalesced, not yet queued; it is
+   * queued when output is next taken.
    */
   private pendingPong: Buffer | null = null;
+  /**
+   * Coalesce pongs: while set, a ping's pong replaces the one still owed, so a burst of pings costs
+   * one pong (§5.5.3: "an endpoint MAY elect to send a Pong frame for only the most recently
+   * processed Ping frame"). The I/O layer sets it while its output is congested — a peer flooding
+   * pings without reading then costs bounded memory — and clears it when the output drains; then
+   * every ping gets its own pong, in order with the data around it.
+   */
+  coalescePongs = false;
 
   constructor(handler: ProtocolHandler, options: ProtocolOptions) {
     this.handler = handler;
@@ -383,10 +390,16 @@ export class Protocol implements FrameSink {
   /** @internal §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response". */
   onPing(payload: Buffer): void {
     if (this.autoPong && !this.sent && this.readyState !== ReadyState.CLOSED) {
-      const first = this.pendingPong === null;
-      // Copied: the payload may be a view into a chunk the transport reuses.
-      this.pendingPong = Buffer.from(payload);
-      if (first) this.handler.onOutput();
+      if (this.coalescePongs) {
+        const first = this.pendingPong === null;
+        // Copied: the payload may be a view into a chunk the transport reuses.
+        this.pendingPong = Buffer.from(payload);
+        if (first) this.handler.onOutput();
+      } else {
+        if (this.pendingPong !== null) this.queuePong();
+        this.writer.writeFrame(Opcode.PONG, true, 0, payload);
+        this.handler.onOutput();
+      }
     }
     this.handler.onPing(payload);
   }
