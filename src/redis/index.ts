@@ -101,6 +101,12 @@ export class RedisBackplane implements Backplane {
   private probeDeadline: NodeJS.Timeout | null = null;
   private probeId = 0;
   private probePending = 0;
+  /**
+   * Our own (broadcast + node) channels are confirmed subscribed. A probe published before that
+   * can overtake the SUBSCRIBE (it goes out on the other connection) and be lost: probes wait.
+   */
+  private ownSubscribed = false;
+  private ownPending = false;
   private readonly detachers: Array<() => void> = [];
 
   constructor(options: RedisBackplaneOptions) {
@@ -134,7 +140,7 @@ export class RedisBackplane implements Backplane {
     );
     // The broadcast and node channels are classic in both modes (node channels must be visible
     // to every node; see the design note on sharded namespaces).
-    this.sub.subscribe([this.broadcastChannel, this.nodeChannel], false).catch(this.onSubscribeError);
+    this.subscribeOwn();
     if (this.dirty.size > 0) this.scheduleFlush();
     if (this.healthInterval > 0) {
       this.probeTimer = setInterval(() => this.probe(), this.healthInterval).unref();
@@ -299,8 +305,26 @@ export class RedisBackplane implements Backplane {
       this.sub.unsubscribe(own, false).catch(ignore);
       for (let i = 0; i < channels.length; i += BATCH) this.unsubscribeChannels(channels.slice(i, i + BATCH)).catch(ignore);
     }
-    this.sub.subscribe(own, false).catch(this.onSubscribeError);
+    this.subscribeOwn();
     this.subscribeChannels(channels);
+  }
+
+  /** Subscribes the broadcast and node channels; once confirmed, probes if the node is not up yet. */
+  private subscribeOwn(): void {
+    this.ownSubscribed = false;
+    this.ownPending = true;
+    this.sub.subscribe([this.broadcastChannel, this.nodeChannel], false).then(() => {
+      this.ownPending = false;
+      if (this.closed) return;
+      this.ownSubscribed = true;
+      if (!this.core.counters.up && this.pub.ready() && this.sub.ready()) {
+        if (this.healthInterval > 0) this.probe(true);
+        else this.core.setUp(true);
+      }
+    }, (error: unknown) => {
+      this.ownPending = false;
+      this.onSubscribeError(error);
+    });
   }
 
   // --- health --------------------------------------------------------------------------------
@@ -319,7 +343,7 @@ export class RedisBackplane implements Backplane {
       this.resubscribeOnReady = false;
       this.resubscribeAll(false);
     }
-    if (this.core.counters.up) return;
+    if (this.core.counters.up || !this.ownSubscribed) return; // else subscribeOwn() takes it from there
     if (this.healthInterval > 0) this.probe(true);
     else this.core.setUp(true);
   }
@@ -327,6 +351,11 @@ export class RedisBackplane implements Backplane {
   /** Publishes a probe to our own node channel; `fresh` abandons one still pending (sent before a reconnect). */
   private probe(fresh = false): void {
     if (this.closed || !this.pub.ready()) return;
+    if (!this.ownSubscribed) {
+      // A failed SUBSCRIBE on a connection that stayed ready would otherwise stop the probes for good.
+      if (!this.ownPending && this.sub.ready()) this.subscribeOwn();
+      return;
+    }
     if (this.probePending !== 0) {
       if (!fresh) return;
       this.probePending = 0;
@@ -381,7 +410,7 @@ export class RedisBackplane implements Backplane {
     this.core.counters.publishErrors++;
   };
 
-  private readonly onSubscribeError = (): void => {
+  private readonly onSubscribeError = (_error?: unknown): void => {
     // The client lost its connection mid-command; it resubscribes when ready (and so do we).
     this.resubscribeOnReady = true;
   };

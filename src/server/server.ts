@@ -68,6 +68,13 @@ export interface ServerOptions extends AdmissionOptions {
    * synchronously, whatever the backplane's state.
    */
   backplane?: Backplane;
+  /**
+   * Lets several independent processes listen on the same port, the kernel spreading connections
+   * among them (`SO_REUSEPORT`; Linux 3.9+, FreeBSD 12+…), each process being one backplane node.
+   * Needs Node ≥ 22.12 / ≥ 23.1: older runtimes silently ignore the option, so {@link
+   * WebSocketServer.listen} rejects with an error saying so instead (use `node:cluster` there).
+   */
+  reusePort?: boolean;
 }
 
 /**
@@ -232,10 +239,20 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Accep
       // A failed TLS handshake is the peer's problem, not a server error.
       server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
     }
+    const reusePort = this.options.reusePort === true;
+    if (reusePort && !supportsReusePort(process.versions.node)) {
+      // Node < 22.12 drops the option without a word: the second process would fail with
+      // EADDRINUSE (or, worse, a user would believe the port is shared).
+      return Promise.reject(new Error(
+        `reusePort needs Node >= 22.12 (or >= 23.1); this is Node ${process.versions.node}, which ignores it. ` +
+          'Use node:cluster with fullduplex/cluster or fullduplex/redis to share a port on this runtime.',
+      ));
+    }
     this.listener = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => {
+      const listenOptions = { port: this.options.port ?? 0, host: this.options.host ?? '127.0.0.1', ...(reusePort ? { reusePort } : {}) };
+      server.listen(listenOptions, () => {
         server.off('error', reject);
         server.on('error', (error) => this.emitError(error));
         this.emit('listening');
@@ -383,3 +400,13 @@ export function serve(handler: ConnectionHandler | RoutingHandler, options: Serv
 }
 
 function noop(): void {}
+
+/**
+ * Whether this Node version honours `reusePort` in `net.Server.listen()` options (added in
+ * v23.1.0 and backported to v22.12.0, nodejs/node#55408). Exported for tests.
+ * @internal
+ */
+export function supportsReusePort(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}

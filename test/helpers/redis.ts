@@ -104,3 +104,51 @@ function ping(port: number): Promise<boolean> {
     });
   });
 }
+
+/** The two Redis client libraries the drivers support. */
+export type RedisLib = 'node-redis' | 'ioredis';
+
+/** One client connection of either library, with what tests need around it. */
+export interface RedisConn {
+  /** The library's own client object (what `redisBackplane` takes). */
+  client: object;
+  /** Runs a raw command (admin use). */
+  command(args: Array<string | Buffer>): Promise<unknown>;
+  /** Drops the connection. */
+  quit(): Promise<void>;
+}
+
+/**
+ * One connection of `lib` to `port` on 127.0.0.1, reconnecting forever with a 500 ms cap (the
+ * README's recommendation). With `wait` false the connect is not awaited (Redis may be absent).
+ */
+export async function connectRedis(lib: RedisLib, port: number, wait = true): Promise<RedisConn> {
+  if (lib === 'node-redis') {
+    const { createClient } = await import('@redis/client');
+    const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: (n: number) => Math.min(n * 50, 500) } });
+    client.on('error', () => {});
+    const connecting = client.connect();
+    if (wait) await connecting;
+    else connecting.catch(() => {});
+    return {
+      client,
+      command: (args) => client.sendCommand(args),
+      quit: async () => {
+        if (client.isOpen) client.destroy();
+      },
+    };
+  }
+  const { Redis } = await import('ioredis');
+  const client = new Redis({ host: '127.0.0.1', port, retryStrategy: (n: number) => Math.min(n * 50, 500), lazyConnect: true });
+  client.on('error', () => {});
+  const connecting = client.connect();
+  if (wait) await connecting;
+  else connecting.catch(() => {});
+  return {
+    client,
+    command: (args) => client.call(String(args[0]), ...args.slice(1)),
+    quit: async () => {
+      client.disconnect();
+    },
+  };
+}
