@@ -144,7 +144,14 @@ export class Http2Acceptor {
   private async upgrade(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, callback?: (ws: WebSocketConnection) => void): Promise<void> {
     const { transport, peer } = http2Transport(stream);
     const connectProtocolEnabled = stream.session?.localSettings.enableConnectProtocol === true;
-    const admission = await this.host.admit(fromHttp2Headers(headers), peer, () => checkExtendedConnect(headers, { connectProtocolEnabled }));
+    const check = checkExtendedConnect(headers, { connectProtocolEnabled });
+    if (!check.ok && (headers[':protocol'] === undefined || headers[':method'] !== 'CONNECT')) {
+      // Not a WebSocket request at all (a plain CONNECT has no path to route on).
+      this.endHandshake(stream);
+      this.refuse(stream, check.response);
+      return;
+    }
+    const admission = await this.host.admit(fromHttp2Headers(headers), peer, () => check);
     if (!admission.ok) {
       this.endHandshake(stream);
       this.refuse(stream, admission.response);
