@@ -2,7 +2,7 @@ import { CloseCode } from '../frame/close-code.js';
 import type { ProtocolError } from '../frame/errors.js';
 import type { Extension } from '../frame/extension.js';
 import type { MaskSource } from '../frame/mask.js';
-import { Protocol, ReadyState, type ProtocolHandler, type ReadyStateValue } from '../protocol/protocol.js';
+import { Protocol, ReadyState, SendStateError, type ProtocolHandler, type ReadyStateValue } from '../protocol/protocol.js';
 import { ConnectionClosedError, SessionError } from './errors.js';
 import { scheduleFlush, type Flushable } from './flush-scheduler.js';
 import { Heartbeat, type HeartbeatOwner } from './heartbeat.js';
@@ -19,6 +19,20 @@ export interface RequestInfo {
   query: URLSearchParams;
   /** Request headers, lowercase names. */
   headers: Record<string, string | undefined>;
+}
+
+/**
+ * A message encoded once for many connections whose frame still depends on each connection's
+ * negotiated extension (permessage-deflate's compress-once for publish/broadcast): see
+ * {@link Session.sendSharedFor}.
+ */
+export interface DeferredSharedFrame {
+  /**
+   * The complete unmasked frame for a connection whose first negotiated extension is `extension`,
+   * called once per connection when the message becomes its next data message. The returned
+   * bytes must not change afterwards (they are queued by reference).
+   */
+  frameFor(extension: Extension): Buffer;
 }
 
 /**
@@ -388,6 +402,31 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
       return true;
     }
     return this.core.sendShared(buffer, start, end) && this.enforceBufferLimit() >= 0;
+  }
+
+  /**
+   * Queues a message encoded once for many connections but finished for this one: its frame is
+   * asked of `message` at the moment it becomes this connection's next data message (after a
+   * fragmented message in progress, §5.4), because permessage-deflate's compress-once must tell
+   * this connection's compressor then (see `PerMessageDeflate.encodeShared`). The frame is queued
+   * by reference. Returns false when the connection can no longer send. Server sessions only.
+   */
+  sendSharedFor(message: DeferredSharedFrame): boolean {
+    if (this.blocked !== null) {
+      if (!this.core.isWritable) return false;
+      this.blocked.push(() => void this.writeSharedFor(message));
+      return true;
+    }
+    return this.writeSharedFor(message);
+  }
+
+  private writeSharedFor(message: DeferredSharedFrame): boolean {
+    const core = this.core;
+    if (!core.isWritable) return false;
+    // Checked before encoding: encoding tells the compressor, which must only happen when sent.
+    if (core.isSendingFragments) throw new SendStateError('A fragmented message is being sent: finish it (fin) before sending another data message');
+    const frame = message.frameFor(this.init.extensions[0]!);
+    return core.sendShared(frame, 0, frame.length) && this.enforceBufferLimit() >= 0;
   }
 
   /**

@@ -1,7 +1,9 @@
 import { headerSize, writeHeader } from '../frame/encoder.js';
 import { Opcode } from '../frame/opcode.js';
-import type { SendData } from '../io/session.js';
+import type { Extension } from '../frame/extension.js';
+import type { DeferredSharedFrame, SendData } from '../io/session.js';
 import { toBuffer as toBytes } from '../io/session.js';
+import { SharedMessage, type PerMessageDeflate } from '../extensions/permessage-deflate.js';
 
 const frameFields = { fin: true, rsv: 0, opcode: 0 };
 
@@ -38,6 +40,8 @@ export class SharedFrameBatch {
   start = 0;
   /** End of the last encoded frame in {@link buffer}. */
   end = 0;
+  /** Payload length of the last encoded frame (its payload is `buffer[end - payloadLength, end)`). */
+  payloadLength = 0;
 
   /** Encodes one message frame; its bytes are then `buffer[start, end)`. */
   encode(data: SendData, binary: boolean): void {
@@ -56,6 +60,46 @@ export class SharedFrameBatch {
     else payload.copy(buffer, p);
     this.start = at;
     this.end = p + length;
+    this.payloadLength = length;
+  }
+}
+
+/**
+ * One published message for the receivers that negotiated permessage-deflate: compressed once
+ * per window class ({@link SharedMessage}), each resulting frame (header + payload) built once and
+ * queued by reference on every receiver of that class. Each receiver's own extension is told at
+ * the moment the message becomes its next data message ({@link PerMessageDeflate.encodeShared}
+ * through `Session.sendSharedFor`), so a receiver whose compressor keeps context forgets it then
+ * and never references bytes the peer holds in a different order.
+ */
+export class DeflateSharedFrame implements DeferredSharedFrame {
+  private readonly message: SharedMessage;
+  /** Frames built so far, by the payload they carry (the plain payload or one window class's bytes). */
+  private readonly frames = new Map<Uint8Array, Buffer>();
+
+  /** `payload` must not change while the message is queued (a region of a {@link SharedFrameBatch} never does). */
+  constructor(
+    payload: Uint8Array,
+    private readonly binary: boolean,
+  ) {
+    this.message = new SharedMessage(payload);
+  }
+
+  frameFor(extension: Extension): Buffer {
+    const encoded = (extension as PerMessageDeflate).encodeShared(this.message);
+    let frame = this.frames.get(encoded.payload);
+    if (frame === undefined) {
+      const payload = encoded.payload;
+      const size = headerSize(payload.length, false);
+      frame = Buffer.allocUnsafe(size + payload.length);
+      frameFields.opcode = this.binary ? Opcode.BINARY : Opcode.TEXT;
+      frameFields.rsv = encoded.rsv;
+      writeHeader(frame, 0, frameFields, payload.length, null);
+      frameFields.rsv = 0;
+      frame.set(payload, size);
+      this.frames.set(payload, frame);
+    }
+    return frame;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { SendData } from '../io/session.js';
 import type { WebSocketConnection } from '../io/connection.js';
-import { SharedFrameBatch } from './broadcast.js';
+import { PerMessageDeflate } from '../extensions/permessage-deflate.js';
+import { DeflateSharedFrame, SharedFrameBatch } from './broadcast.js';
 import { TopicRegistry } from './topics.js';
 
 /** Per-publish choices. */
@@ -86,7 +87,10 @@ export class LocalPubSub implements PubSub {
 
 /**
  * Encodes `data` once into `batch` and queues that region on every receiver but `except`.
- * Returns the number of receivers it was queued on.
+ * Receivers that negotiated permessage-deflate get the message compressed once per window class
+ * instead ({@link DeflateSharedFrame}, built on the first such receiver; its payload is a view of
+ * the batch region, no copy); the others cost no allocation. Returns the number of receivers it
+ * was queued on.
  */
 export function deliver(
   batch: SharedFrameBatch,
@@ -94,11 +98,21 @@ export function deliver(
   data: SendData,
   options: { except?: WebSocketConnection | undefined; binary?: boolean | undefined },
 ): number {
-  batch.encode(data, options.binary ?? typeof data !== 'string');
+  const binary = options.binary ?? typeof data !== 'string';
+  batch.encode(data, binary);
   const { buffer, start, end } = batch;
+  let deflated: DeflateSharedFrame | null = null;
   let count = 0;
   for (const ws of receivers) {
-    if (ws !== options.except && ws.sendShared(buffer, start, end)) count++;
+    if (ws === options.except) continue;
+    const session = ws.session;
+    const extension = session.init.extensions[0];
+    if (extension instanceof PerMessageDeflate) {
+      deflated ??= new DeflateSharedFrame(buffer.subarray(end - batch.payloadLength, end), binary);
+      if (session.sendSharedFor(deflated)) count++;
+    } else if (ws.sendShared(buffer, start, end)) {
+      count++;
+    }
   }
   return count;
 }
