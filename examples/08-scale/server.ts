@@ -5,7 +5,7 @@
  *
  * The messages are example 6's: the server sends `{"type":"state","value":n}` and
  * `{"type":"users","count":n}`, clients send `{"action":"plus"}` or `{"action":"minus"}`. What
- * changes with several processes: the value and the number of users live in Redis (`INCR`/`DECR`,
+ * changes with several processes: the value and the number of users live in Redis (`INCRBY`,
  * atomic across processes), and `server.publish()` reaches every process's subscribers.
  *
  *   PORT=6789 REDIS_URL=redis://127.0.0.1:6379 npx tsx examples/08-scale/server.ts
@@ -13,59 +13,37 @@
  */
 import { createServer } from 'node:http';
 import { createClient } from '@redis/client';
-import { WebSocketServer, type WebSocketConnection } from '../../src/index.js';
+import { WebSocketServer } from '../../src/index.js';
 import { redisBackplane } from '../../src/redis/index.js';
 import { servePage } from '../06-counter/counter.js';
 import { serverHost, serverPort, stopOnSignal } from '../common.js';
+import { handleCounter, stateEvent, TOPIC, type CounterStore } from './counter.js';
 
-const TOPIC = 'counter';
-const VALUE_KEY = 'fd:example:counter:value';
-const USERS_KEY = 'fd:example:counter:users';
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const KEYS = { value: 'fd:example:counter:value', users: 'fd:example:counter:users' } as const;
 
 // Your clients, configured your way (TLS, ACL…); the backplane takes them and leaves them open.
-// A reconnect strategy that never gives up (node-redis's default does too).
+// A reconnect strategy that never gives up (node-redis's default does too), capped at 500 ms.
 const reconnectStrategy = (retries: number): number => Math.min(retries * 50, 500);
 const publisher = createClient({ url, socket: { reconnectStrategy } }).on('error', (error) => console.error('redis:', String(error)));
 await publisher.connect();
 const subscriber = publisher.duplicate().on('error', () => {});
 await subscriber.connect();
-const backplane = redisBackplane({ publisher, subscriber });
 
-const state = (value: number): string => JSON.stringify({ type: 'state', value });
-const users = (count: number): string => JSON.stringify({ type: 'users', count });
-
-async function handle(ws: WebSocketConnection): Promise<void> {
-  ws.subscribe(TOPIC);
-  wss.publish(TOPIC, users(await publisher.incr(USERS_KEY)));
-  try {
-    await ws.send(state(Number((await publisher.get(VALUE_KEY)) ?? 0)));
-    for await (const message of ws) {
-      let action: unknown;
-      try {
-        action = (JSON.parse(String(message)) as { action?: unknown }).action;
-      } catch {
-        action = undefined;
-      }
-      if (action === 'plus') wss.publish(TOPIC, state(await publisher.incr(VALUE_KEY)));
-      else if (action === 'minus') wss.publish(TOPIC, state(await publisher.decr(VALUE_KEY)));
-      else console.error('unsupported event:', String(message));
-    }
-  } finally {
-    ws.unsubscribe(TOPIC);
-    wss.publish(TOPIC, users(await publisher.decr(USERS_KEY)));
-  }
-}
+const store: CounterStore = {
+  change: (key, by) => publisher.incrBy(KEYS[key], by),
+  get: async (key) => Number((await publisher.get(KEYS[key])) ?? 0),
+};
 
 const http = createServer(servePage);
-const wss: WebSocketServer = new WebSocketServer(handle, { backplane }).attach(http, { path: '/ws' });
+const wss: WebSocketServer = new WebSocketServer((ws) => handleCounter(ws, () => wss, store), {
+  backplane: redisBackplane({ publisher, subscriber }),
+}).attach(http, { path: '/ws' });
 
-// Loss is counted, never silent: after an outage, resend the current value so every tab converges.
-wss.on('backplane', (event: { type: string }) => {
-  if (event.type !== 'up') console.error('backplane:', JSON.stringify(event));
-  if (event.type === 'up') {
-    void publisher.get(VALUE_KEY).then((value) => wss.publish(TOPIC, state(Number(value ?? 0))), () => {});
-  }
+// Loss is counted, never silent: after an outage, publish the current value so every tab converges.
+wss.on('backplane', (event) => {
+  if (event.type !== 'up') console.error('backplane:', JSON.stringify({ ...event, error: 'error' in event ? String(event.error) : undefined }));
+  else void store.get('value').then((value) => wss.publish(TOPIC, stateEvent(value)), () => {});
 });
 
 await new Promise<void>((resolve) => http.listen(serverPort(6789), serverHost(), resolve));
