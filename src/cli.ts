@@ -10,8 +10,10 @@ import { runConformanceCli } from './conformance/cli.js';
 import { WebSocketServer, type ServerOptions } from './server/server.js';
 
 const USAGE = `Usage:
-  fullduplex echo      [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE] [--max-message BYTES]
-  fullduplex broadcast [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE] [--max-message BYTES]
+  fullduplex echo      [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE | --h2c] [--max-message BYTES]
+  fullduplex broadcast [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE | --h2c] [--max-message BYTES]
+      With TLS, one port serves HTTP/1.1 upgrades and HTTP/2 extended CONNECT (RFC 8441, ALPN h2);
+      --h2c serves cleartext HTTP/2 with prior knowledge instead of HTTP/1.1.
   fullduplex connect   <ws://host:port/path> [--protocol NAME]... [--header "Name: value"]... [--ca FILE] [--insecure] [--close-timeout MS]
   fullduplex conformance server <ws://host:port/path> | client [--port 9001] | agent <ws://host:port> | self  (--help for options)
 `;
@@ -53,13 +55,18 @@ function serverOptions(args: string[]): ServerOptions {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'max-message': { type: 'string' },
+      h2c: { type: 'boolean', default: false },
     },
   });
   const options: ServerOptions = { host: values.host, port: Number(values.port), pingInterval: 0 };
   if (values['tls-cert'] || values['tls-key']) {
     if (!values['tls-cert'] || !values['tls-key']) throw new Error('--tls-cert and --tls-key go together');
+    if (values.h2c) throw new Error('--h2c is cleartext; with TLS, HTTP/2 is offered through ALPN already');
     options.tls = { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) };
+    // ALPN h2 and http/1.1 on the one port: WebSockets over HTTP/2 (RFC 8441) and HTTP/1.1 upgrades.
+    options.http2 = true;
   }
+  if (values.h2c) options.h2c = true;
   if (values['max-message']) options.maxMessageSize = Number(values['max-message']);
   return options;
 }

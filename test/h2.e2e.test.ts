@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect as h2connect, type ClientHttp2Stream } from 'node:http2';
+import { connect as h2connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,7 +149,7 @@ describe('h2c (cleartext, prior knowledge)', () => {
     defer(() => server.close());
     const stream = await rawStream(server.address().port);
     await expect.poll(() => server.clients.size).toBe(1);
-    const session = stream.session!;
+    const session = stream.session as ClientHttp2Session;
     stream.close(8);
     await expect.poll(() => closes).toEqual([1006]);
     // Another WebSocket on the same HTTP/2 connection still opens.
