@@ -12,6 +12,14 @@ const SLAB_SIZE = 2048;
  * receiver getting ~32 KiB per turn) settles on one reused slab and one write per turn.
  */
 const MAX_SLAB_SIZE = 64 * 1024;
+/**
+ * Unmasked payloads larger than this go out by reference (their header in the slab, the payload
+ * as its own buffer of a vectored write) instead of being copied into the slab. Profiled on the
+ * 16 KiB echo: copying each payload into the batch, and allocating a fresh 64 KiB slab per batch
+ * while the socket still held the last one, cost ~25% of the server's time (copy, allocation,
+ * GC); an extra entry in a writev costs less than copying 4 KiB.
+ */
+const REFERENCE_THRESHOLD = 4 * 1024;
 /** Strings this short encode to at most 3 × 41 = 123 bytes, so their header length is known up front. */
 const SHORT_STRING = 41;
 
@@ -78,7 +86,7 @@ export class FrameWriter {
     const length = payload.length;
     const masked = this.maskSource !== null;
     const size = headerSize(length, masked);
-    if (length > COPY_THRESHOLD && !masked) {
+    if (length > REFERENCE_THRESHOLD && !masked) {
       const slab = this.reserve(size);
       this.position = writeHeader(slab, this.position, frameFields, length, null);
       this.closeRegion();
