@@ -212,6 +212,10 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       return this.clientError(req, socket, 400, 'Missing or invalid Sec-WebSocket-Version header', { 'Sec-WebSocket-Version': '13, 8' });
     }
     if (!this.shouldHandle(req)) return abortHandshake(socket, 400);
+    const protocolHeader = req.headers['sec-websocket-protocol'];
+    if (protocolHeader !== undefined && !isStrictProtocolList(protocolHeader)) {
+      return this.clientError(req, socket, 400, 'Invalid Sec-WebSocket-Protocol header');
+    }
 
     // Subprotocol syntax and permessage-deflate: fullduplex's negotiation. The subprotocol is
     // picked later, after verifyClient, as `ws` does.
@@ -372,6 +376,19 @@ const NO_PEER: PeerInfo = { address: undefined, port: undefined };
 function emitClose(server: WebSocketServer): void {
   server._markClosed();
   server.emit('close');
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** `ws`'s reading of `Sec-WebSocket-Protocol`: tokens, no empty elements, no duplicates. */
+function isStrictProtocolList(header: string): boolean {
+  const seen = new Set<string>();
+  for (const element of header.split(',')) {
+    const name = element.replace(/^[ \t]+|[ \t]+$/g, '');
+    if (!TOKEN.test(name) || seen.has(name)) return false;
+    seen.add(name);
+  }
+  return true;
 }
 
 function socketOnError(this: Duplex): void {
