@@ -1,0 +1,679 @@
+/**
+ * Backplane benchmark (issue 13): what topics across processes cost, against the targets of
+ * /work/shared/notes/scale-out.md §6. Bounded (about 2-4 minutes on 2 cores); needs `redis-server`.
+ *
+ *   npm run bench:backplane            (or: npx tsx bench/backplane.ts)
+ *
+ * Workloads, each printed as a row against its target:
+ * - S1 fan-out: 1 KiB to 1,000 receivers, 32 messages in flight (a message counts once all
+ *   receivers have it): (a) 1 process, no backplane; (b) 1 process + Redis, all receivers local;
+ *   (c) 2 processes × 500 + Redis; (d) 2 node:cluster workers + fullduplex/cluster. Deliveries/s and
+ *   server CPU µs per delivery (sum over the server processes).
+ * - S2 rooms: 1,000 rooms with one receiver on each of 2 processes, 64 B at 1k msg/s open loop:
+ *   added latency (remote − local receive, both clocks CLOCK_MONOTONIC); then the highest rate of
+ *   the steps 5k…50k msg/s forwarded with 0 loss, and CPU per forwarded message against a bare
+ *   node-redis PUBLISH→message round trip measured in the same run.
+ * - S3 restart: time from redis-server answering PING again to the first cross-node delivery
+ *   (node-redis defaults, ioredis with the README's 500 ms cap).
+ * - S4 memory: heap per subscribed topic at 100,000 topics, the backplane's own share (fake
+ *   clients that answer at once) vs with node-redis; time to subscribe them all.
+ * - S5 routing payoff: 4 nodes, 1,000 rooms, each room's subscriber on one node: Redis egress
+ *   (`INFO stats` total_net_output_bytes) with interest routing vs one channel every node reads.
+ *
+ * Receivers are raw WebSocket clients in this process (handshake and frame headers only, so the
+ * sink costs little); server nodes are child processes, commanded over IPC.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import cluster from 'node:cluster';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect as netConnect, createServer as createNetServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve, type WebSocketServer } from '../src/index.js';
+import type { Backplane } from '../src/server/backplane.js';
+import { collectGarbage } from './util.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const hr = (): bigint => process.hrtime.bigint();
+
+// ---------------------------------------------------------------------------------------------
+// Child roles
+// ---------------------------------------------------------------------------------------------
+
+type NodeCommand =
+  | { op: 'publish'; topic: string; ids: number[]; size: number }
+  | { op: 'rate'; topics: string[]; rate: number; ms: number; size: number }
+  | { op: 'cpu' }
+  | { op: 'stats' }
+  | { op: 'exit' };
+
+interface NodeArgs {
+  kind: 'none' | 'redis' | 'cluster';
+  lib?: 'node-redis' | 'ioredis';
+  redisPort?: number;
+}
+
+/** One payload: u32 id, u64 send time (hrtime ns), filler. */
+function payload(id: number, size: number): Buffer {
+  const buffer = Buffer.alloc(Math.max(size, 12), 0x61);
+  buffer.writeUInt32BE(id, 0);
+  buffer.writeBigUInt64BE(hr(), 4);
+  return buffer;
+}
+
+async function makeBackplane(args: NodeArgs): Promise<Backplane | undefined> {
+  if (args.kind === 'cluster') return (await import('../src/cluster/index.js')).clusterBackplane();
+  if (args.kind !== 'redis') return undefined;
+  const { redisBackplane } = await import('../src/redis/index.js');
+  if (args.lib === 'ioredis') {
+    const { Redis } = await import('ioredis');
+    const options = { host: '127.0.0.1', port: args.redisPort!, retryStrategy: (n: number) => Math.min(n * 50, 500) };
+    const pub = new Redis(options).on('error', () => {});
+    const sub = new Redis(options).on('error', () => {});
+    return redisBackplane({ publisher: pub, subscriber: sub, linger: 0 });
+  }
+  const { createClient } = await import('@redis/client');
+  const pub = createClient({ socket: { host: '127.0.0.1', port: args.redisPort! } }).on('error', () => {});
+  const sub = pub.duplicate().on('error', () => {});
+  await Promise.all([pub.connect(), sub.connect()]);
+  return redisBackplane({ publisher: pub, subscriber: sub, linger: 0 });
+}
+
+/** A server node: subscribes connections to their `sub=` topics; publishes on command. */
+async function runNode(args: NodeArgs): Promise<void> {
+  const backplane = await makeBackplane(args);
+  const server: WebSocketServer = await serve((ws) => {
+    for (const topic of ws.request.query.getAll('sub')) ws.subscribe(topic);
+  }, { port: 0, pingInterval: 0, ...(backplane ? { backplane } : {}) });
+  const reply = (message: object): void => void process.send!(message);
+  process.on('message', (command: NodeCommand) => {
+    if (command.op === 'publish') {
+      for (const id of command.ids) server.publish(command.topic, payload(id, command.size));
+    } else if (command.op === 'rate') {
+      // Open loop: rate/1000 per ms, paced by a 5 ms tick.
+      const start = Date.now();
+      let sent = 0;
+      const tick = setInterval(() => {
+        const due = Math.min(Math.floor(((Date.now() - start) * command.rate) / 1000), Math.floor((command.ms * command.rate) / 1000));
+        for (; sent < due; sent++) server.publish(command.topics[sent % command.topics.length]!, payload(sent, command.size));
+        if (Date.now() - start >= command.ms) {
+          clearInterval(tick);
+          reply({ op: 'rateDone', sent });
+        }
+      }, 5);
+    } else if (command.op === 'cpu') {
+      const cpu = process.cpuUsage();
+      reply({ op: 'cpu', micros: cpu.user + cpu.system });
+    } else if (command.op === 'stats') {
+      reply({ op: 'stats', stats: server.backplaneStats() });
+    } else if (command.op === 'exit') {
+      void server.close().finally(() => process.exit(0));
+    }
+  });
+  reply({ op: 'ready', port: server.address().port });
+}
+
+/** A cluster primary: forks two workers on one port; relays publish to worker 1, sums CPU. */
+async function runClusterPrimary(): Promise<void> {
+  const { clusterPrimary } = await import('../src/cluster/index.js');
+  clusterPrimary();
+  cluster.setupPrimary({ exec: SELF, args: ['node', JSON.stringify({ kind: 'cluster' })] });
+  const workers = [cluster.fork(), cluster.fork()];
+  let ready = 0;
+  let cpuWait: { left: number; sum: number } | null = null;
+  for (const worker of workers) {
+    worker.on('message', (message: { op?: string; port?: number; micros?: number }) => {
+      if (message.op === 'ready' && ++ready === 2) process.send!({ op: 'ready', port: message.port });
+      if (message.op === 'cpu' && cpuWait) {
+        cpuWait.sum += message.micros!;
+        if (--cpuWait.left === 0) {
+          const own = process.cpuUsage();
+          process.send!({ op: 'cpu', micros: cpuWait.sum + own.user + own.system });
+          cpuWait = null;
+        }
+      }
+      if (message.op === 'rateDone' || message.op === 'stats') process.send!(message);
+    });
+  }
+  process.on('message', (command: NodeCommand) => {
+    if (command.op === 'cpu') {
+      cpuWait = { left: 2, sum: 0 };
+      for (const w of workers) w.send(command);
+    } else if (command.op === 'exit') {
+      for (const w of workers) w.kill();
+      setTimeout(() => process.exit(0), 200);
+    } else {
+      workers[0]!.send(command);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orchestrator helpers
+// ---------------------------------------------------------------------------------------------
+
+/** A node child process and a request/reply helper over its IPC channel. */
+class NodeProc {
+  readonly child: ChildProcess;
+  port = 0;
+  private readonly waiters: Array<{ op: string; resolve: (m: Record<string, unknown>) => void }> = [];
+
+  constructor(args: NodeArgs | 'cluster') {
+    this.child =
+      args === 'cluster'
+        ? fork(SELF, ['cluster-primary'], { execArgv: ['--import', 'tsx'] })
+        : fork(SELF, ['node', JSON.stringify(args)], { execArgv: ['--import', 'tsx'] });
+    this.child.on('message', (message: Record<string, unknown>) => {
+      const i = this.waiters.findIndex((w) => w.op === message.op);
+      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(message);
+    });
+  }
+
+  next(op: string): Promise<Record<string, unknown>> {
+    return new Promise((resolve) => this.waiters.push({ op, resolve }));
+  }
+
+  async ready(): Promise<this> {
+    this.port = (await this.next('ready')).port as number;
+    return this;
+  }
+
+  send(command: NodeCommand): void {
+    this.child.send(command);
+  }
+
+  async cpu(): Promise<number> {
+    const reply = this.next('cpu');
+    this.send({ op: 'cpu' });
+    return (await reply).micros as number;
+  }
+
+  async stats(): Promise<Record<string, number>> {
+    const reply = this.next('stats');
+    this.send({ op: 'stats' });
+    return (await reply).stats as Record<string, number>;
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.send({ op: 'exit' });
+    await Promise.race([exited, sleep(3000)]);
+    this.child.kill('SIGKILL');
+  }
+}
+
+/** A raw WebSocket receiver: handshake, then unmasked server frames; calls `onMessage(payload)`. */
+function rawReceiver(port: number, query: string, onMessage: (payload: Buffer) => void): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    let buffer: Buffer = Buffer.alloc(0);
+    let open = false;
+    socket.on('error', reject);
+    socket.on('connect', () =>
+      socket.write(`GET /?${query} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'),
+    );
+    socket.on('data', (chunk: Buffer) => {
+      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+      if (!open) {
+        const end = buffer.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        if (!buffer.subarray(0, 12).toString().includes('101')) return reject(new Error(buffer.toString()));
+        open = true;
+        buffer = buffer.subarray(end + 4);
+        resolve(socket);
+      }
+      let offset = 0;
+      while (buffer.length - offset >= 2) {
+        let length = buffer[offset + 1]! & 0x7f;
+        let header = 2;
+        if (length === 126) {
+          if (buffer.length - offset < 4) break;
+          length = buffer.readUInt16BE(offset + 2);
+          header = 4;
+        } else if (length === 127) {
+          if (buffer.length - offset < 10) break;
+          length = Number(buffer.readBigUInt64BE(offset + 2));
+          header = 10;
+        }
+        if (buffer.length - offset < header + length) break;
+        const opcode = buffer[offset]! & 0x0f;
+        if (opcode === 1 || opcode === 2) onMessage(buffer.subarray(offset + header, offset + header + length));
+        offset += header + length;
+      }
+      buffer = offset === buffer.length ? Buffer.alloc(0) : buffer.subarray(offset);
+    });
+  });
+}
+
+/** A throwaway redis-server on a free port. */
+class Redis {
+  child: ChildProcess | null = null;
+  readonly dir = mkdtempSync(join(tmpdir(), 'fd-bench-redis-'));
+  constructor(readonly port: number) {}
+
+  static async start(): Promise<Redis> {
+    const r = new Redis(await freePort());
+    await r.restart();
+    return r;
+  }
+
+  async restart(): Promise<void> {
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--loglevel', 'warning'], { stdio: 'ignore' });
+    while (!(await this.command('PING')).startsWith('+PONG')) await sleep(5);
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.child = null;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** One inline command; the raw reply (or '' when unreachable). */
+  command(line: string): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = netConnect(this.port, '127.0.0.1');
+      let reply = '';
+      socket.once('error', () => resolve(''));
+      socket.once('connect', () => socket.write(`${line}\r\n`));
+      socket.on('data', (d) => {
+        reply += d.toString('latin1');
+        if (line === 'INFO stats' ? reply.includes('\r\n\r\n') || /total_net_output_bytes:\d+\r\n[\s\S]*\r\n$/.test(reply) : reply.includes('\r\n')) {
+          socket.destroy();
+          resolve(reply);
+        }
+      });
+    });
+  }
+
+  async egress(): Promise<number> {
+    const info = await this.command('INFO stats');
+    return Number(/total_net_output_bytes:(\d+)/.exec(info)?.[1] ?? NaN);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const rows: string[][] = [];
+function row(id: string, what: string, result: string, target: string, ok: boolean | null): void {
+  rows.push([id, what, result, target, ok === null ? '—' : ok ? 'met' : 'NOT met']);
+  console.log(`  ${id} ${what}: ${result}  (target ${target}) ${ok === null ? '' : ok ? '✓' : '✗'}`);
+}
+
+async function until(check: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await sleep(2);
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// S1 fan-out
+// ---------------------------------------------------------------------------------------------
+
+const RECEIVERS = 1000;
+const FANOUT_MESSAGES = Number(process.env.BENCH_FANOUT_MESSAGES ?? 1500);
+const IN_FLIGHT = 32;
+
+async function fanout(label: string, nodes: NodeProc[], ports: number[]): Promise<{ rate: number; cpuPerDelivery: number; lost: number }> {
+  const counts = new Map<number, number>();
+  let complete = 0;
+  let deliveries = 0;
+  const sockets: Socket[] = [];
+  const onMessage = (p: Buffer): void => {
+    deliveries++;
+    const id = p.readUInt32BE(0);
+    const n = (counts.get(id) ?? 0) + 1;
+    if (n === RECEIVERS) {
+      counts.delete(id);
+      complete++;
+    } else counts.set(id, n);
+  };
+  for (let i = 0; i < RECEIVERS; i++) sockets.push(await rawReceiver(ports[i % ports.length]!, 'sub=room', onMessage));
+  await sleep(500); // interest reaches Redis / the primary
+  const publisher = nodes[0]!;
+  // Warm-up until every receiver gets messages (the remote subscription is in place).
+  let warm = 1_000_000;
+  for (let i = 0; i < 200 && complete === 0; i++) {
+    publisher.send({ op: 'publish', topic: 'room', ids: [warm++], size: 1024 });
+    await sleep(20);
+  }
+  await sleep(200);
+  counts.clear();
+  complete = 0;
+  deliveries = 0;
+  const cpu0 = (await Promise.all(nodes.map((n) => n.cpu()))).reduce((a, b) => a + b, 0);
+  const t0 = hr();
+  let sent = 0;
+  const pump = (): void => {
+    const ids: number[] = [];
+    while (sent - complete < IN_FLIGHT && sent < FANOUT_MESSAGES) ids.push(sent++);
+    if (ids.length > 0) publisher.send({ op: 'publish', topic: 'room', ids, size: 1024 });
+  };
+  pump();
+  const finished = await until(() => {
+    pump();
+    return complete >= FANOUT_MESSAGES;
+  }, 60_000);
+  const seconds = Number(hr() - t0) / 1e9;
+  const cpu1 = (await Promise.all(nodes.map((n) => n.cpu()))).reduce((a, b) => a + b, 0);
+  for (const s of sockets) s.destroy();
+  const rate = deliveries / seconds;
+  const lost = FANOUT_MESSAGES * RECEIVERS - deliveries;
+  console.log(`  S1 ${label}: ${(rate / 1000).toFixed(1)}k deliveries/s, ${((cpu1 - cpu0) / deliveries).toFixed(2)} µs CPU/delivery${finished ? '' : ' (TIMED OUT)'}${lost ? `, ${lost} missing` : ''}`);
+  return { rate, cpuPerDelivery: (cpu1 - cpu0) / deliveries, lost };
+}
+
+async function s1(redis: Redis): Promise<void> {
+  const a = await new NodeProc({ kind: 'none' }).ready();
+  const ra = await fanout('(a) 1 process, no backplane', [a], [a.port]);
+  await a.stop();
+  const b = await new NodeProc({ kind: 'redis', lib: 'node-redis', redisPort: redis.port }).ready();
+  const rb = await fanout('(b) 1 process + Redis, all local', [b], [b.port]);
+  await b.stop();
+  const c1 = await new NodeProc({ kind: 'redis', lib: 'node-redis', redisPort: redis.port }).ready();
+  const c2 = await new NodeProc({ kind: 'redis', lib: 'node-redis', redisPort: redis.port }).ready();
+  const rc = await fanout('(c) 2 processes × 500 + Redis', [c1, c2], [c1.port, c2.port]);
+  await Promise.all([c1.stop(), c2.stop()]);
+  const d = await new NodeProc('cluster').ready();
+  const rd = await fanout('(d) 2 cluster workers × ~500', [d], [d.port]);
+  await d.stop();
+  row('T2', 'S1(b)/S1(a) deliveries/s', `${(rb.rate / ra.rate).toFixed(2)}×`, '≥ 0.9×', rb.rate / ra.rate >= 0.9);
+  row('T2', 'S1(b)/S1(a) CPU per delivery', `${(rb.cpuPerDelivery / ra.cpuPerDelivery).toFixed(2)}×`, '≤ 1.1×', rb.cpuPerDelivery / ra.cpuPerDelivery <= 1.1);
+  row('T5', 'S1(c)/S1(a) deliveries/s (2 cores, shared with the receivers)', `${(rc.rate / ra.rate).toFixed(2)}×`, '≥ 0.9× on 2 cores', rc.rate / ra.rate >= 0.9);
+  row('T5', 'S1(c)/S1(a) CPU per delivery', `${(rc.cpuPerDelivery / ra.cpuPerDelivery).toFixed(2)}×`, '≤ 1.15×', rc.cpuPerDelivery / ra.cpuPerDelivery <= 1.15);
+  row('—', 'S1(d)/S1(a) deliveries/s (cluster)', `${(rd.rate / ra.rate).toFixed(2)}×`, 'report', null);
+  row('T1', 'S1 lost deliveries (a/b/c/d)', `${ra.lost}/${rb.lost}/${rc.lost}/${rd.lost}`, '0', ra.lost + rb.lost + rc.lost + rd.lost === 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// S2 rooms: latency at 1k msg/s, max forwarded rate with 0 loss, CPU vs a bare hop
+// ---------------------------------------------------------------------------------------------
+
+async function s2(redis: Redis): Promise<void> {
+  const a = await new NodeProc({ kind: 'redis', lib: 'node-redis', redisPort: redis.port }).ready();
+  const b = await new NodeProc({ kind: 'redis', lib: 'node-redis', redisPort: redis.port }).ready();
+  const ROOMS = 1000;
+  const local = new Map<number, bigint>();
+  const remote = new Map<number, bigint>();
+  const sockets: Socket[] = [];
+  for (let i = 0; i < ROOMS; i++) {
+    sockets.push(await rawReceiver(a.port, `sub=room-${i}`, (p) => void local.set(p.readUInt32BE(0), hr())));
+    sockets.push(await rawReceiver(b.port, `sub=room-${i}`, (p) => void remote.set(p.readUInt32BE(0), hr())));
+  }
+  await sleep(1000);
+  const topics = Array.from({ length: ROOMS }, (_, i) => `room-${i}`);
+  // Warm-up, then 3 s at 1k msg/s.
+  a.send({ op: 'rate', topics, rate: 1000, ms: 500, size: 64 });
+  await a.next('rateDone');
+  await sleep(200);
+  local.clear();
+  remote.clear();
+  a.send({ op: 'rate', topics, rate: 1000, ms: 3000, size: 64 });
+  const sent = (await a.next('rateDone')).sent as number;
+  await sleep(300);
+  const added: number[] = [];
+  for (const [id, at] of remote) {
+    const l = local.get(id);
+    if (l !== undefined) added.push(Number(at - l) / 1e6);
+  }
+  const p50 = percentile(added, 50);
+  const p99 = percentile(added, 99);
+  row('T3', 'S2 added latency at 1k msg/s, p50', `${p50.toFixed(3)} ms (${remote.size}/${sent} arrived)`, '≤ 0.5 ms', p50 <= 0.5);
+  row('T3', 'S2 added latency at 1k msg/s, p99', `${p99.toFixed(3)} ms`, '≤ 3 ms', p99 <= 3);
+  for (const s of sockets) s.destroy();
+
+  // Max forwarded rate: one topic, one receiver on b; steps until a loss or a drop.
+  let received = 0;
+  const rs = await rawReceiver(b.port, 'sub=fw', () => void received++);
+  await sleep(500);
+  let best = 0;
+  let cpuAt = { rate: 0, micros: 0 };
+  for (const rate of [5000, 10_000, 25_000, 40_000, 50_000]) {
+    received = 0;
+    const before = await Promise.all([a.stats(), b.stats()]);
+    const cpu0 = (await a.cpu()) + (await b.cpu());
+    a.send({ op: 'rate', topics: ['fw'], rate, ms: 1000, size: 64 });
+    const n = (await a.next('rateDone')).sent as number;
+    await until(() => received >= n, 3000);
+    const cpu1 = (await a.cpu()) + (await b.cpu());
+    const after = await Promise.all([a.stats(), b.stats()]);
+    const loss = n - received;
+    const dropped = after[0]!.dropped! - before[0]!.dropped!;
+    console.log(`  S2 forward at ${rate} msg/s: sent ${n}, received ${received}, dropped ${dropped}, gaps ${after[1]!.gaps! - before[1]!.gaps!}, ${((cpu1 - cpu0) / n).toFixed(1)} µs CPU/msg (both nodes)`);
+    if (loss !== 0 || dropped !== 0) break;
+    best = rate;
+    cpuAt = { rate, micros: (cpu1 - cpu0) / n };
+  }
+  rs.destroy();
+  row('T4', 'S2 highest rate forwarded with 0 loss (64 B, node-redis)', `${best} msg/s`, '≥ 25,000 msg/s', best >= 25_000);
+  await Promise.all([a.stop(), b.stop()]);
+
+  const bare = await bareHop(redis);
+  row('T4', 'S2 CPU per forwarded message (both nodes, incl. the WebSocket send) vs bare PUBLISH→message', `${cpuAt.micros.toFixed(1)} µs vs ${bare.toFixed(1)} µs = ${(cpuAt.micros / bare).toFixed(2)}× (at ${cpuAt.rate}/s)`, '≤ 1.2×', cpuAt.micros / bare <= 1.2);
+}
+
+/** CPU µs per message of a bare node-redis PUBLISH → subscriber message, both clients in this process. */
+async function bareHop(redis: Redis): Promise<number> {
+  const { createClient } = await import('@redis/client');
+  const pub = createClient({ socket: { host: '127.0.0.1', port: redis.port } }).on('error', () => {});
+  const sub = pub.duplicate().on('error', () => {});
+  await Promise.all([pub.connect(), sub.connect()]);
+  let got = 0;
+  await sub.subscribe('bare', () => void got++, true);
+  const N = 20_000;
+  const message = Buffer.alloc(78, 1); // 64 B + the backplane's 14-byte header, for a like-for-like size
+  const cpu0 = process.cpuUsage();
+  let sent = 0;
+  while (sent < N) {
+    // Same pacing as the forward test's best step would have: bursts every 5 ms.
+    for (let i = 0; i < 200 && sent < N; i++, sent++) void pub.publish('bare', message);
+    await sleep(5);
+  }
+  await until(() => got >= N, 5000);
+  const cpu = process.cpuUsage(cpu0);
+  await sub.unsubscribe('bare');
+  pub.destroy();
+  sub.destroy();
+  return (cpu.user + cpu.system) / N;
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3 restart recovery
+// ---------------------------------------------------------------------------------------------
+
+async function s3(): Promise<void> {
+  for (const lib of ['node-redis', 'ioredis'] as const) {
+    const redis = await Redis.start();
+    const a = await new NodeProc({ kind: 'redis', lib, redisPort: redis.port }).ready();
+    const b = await new NodeProc({ kind: 'redis', lib, redisPort: redis.port }).ready();
+    let lastAt = 0n;
+    const rs = await rawReceiver(b.port, 'sub=r', () => void (lastAt = hr()));
+    await sleep(800);
+    a.send({ op: 'rate', topics: ['r'], rate: 500, ms: 6000, size: 64 });
+    await sleep(1500);
+    await redis.kill();
+    await sleep(1000);
+    await redis.restart();
+    const back = hr();
+    const ok = await until(() => lastAt > back, 5000);
+    const ms = Number(lastAt - back) / 1e6;
+    await a.next('rateDone');
+    const [as, bs] = await Promise.all([a.stats(), b.stats()]);
+    row('T6', `S3 first cross-node delivery after PING answers (${lib}${lib === 'ioredis' ? ', 500 ms cap' : ''})`, ok ? `${ms.toFixed(0)} ms (dropped ${as.dropped}, gaps ${bs.gaps})` : 'none within 5 s', '≤ 1,000 ms', ok && ms <= 1000);
+    rs.destroy();
+    await Promise.all([a.stop(), b.stop()]);
+    await redis.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// S4 memory per topic, S5 routing payoff (in this process, drivers driven directly)
+// ---------------------------------------------------------------------------------------------
+
+function gc(): void {
+  collectGarbage();
+  collectGarbage();
+}
+
+async function s4(redis: Redis): Promise<void> {
+  const { redisBackplane } = await import('../src/redis/index.js');
+  const TOPICS = 100_000;
+  const sink = { deliver: () => {}, event: () => {} };
+  // Fake clients: node-redis-shaped, answering at once, holding nothing per channel.
+  const fake = (): object => ({ isReady: true, on: () => {}, off: () => {}, subscribe: async () => {}, unsubscribe: async () => {}, publish: async () => 0 });
+  gc();
+  const h0 = process.memoryUsage().heapUsed;
+  const own = redisBackplane({ publisher: fake(), subscriber: fake(), healthInterval: 0 });
+  own.start(sink);
+  for (let i = 0; i < TOPICS; i++) own.subscribe(`topic:${i}`);
+  await sleep(50);
+  gc();
+  const ownBytes = (process.memoryUsage().heapUsed - h0) / TOPICS;
+  await own.close();
+
+  const { createClient } = await import('@redis/client');
+  const pub = createClient({ socket: { host: '127.0.0.1', port: redis.port } }).on('error', () => {});
+  const sub = pub.duplicate().on('error', () => {});
+  await Promise.all([pub.connect(), sub.connect()]);
+  gc();
+  const h1 = process.memoryUsage().heapUsed;
+  const real = redisBackplane({ publisher: pub, subscriber: sub, healthInterval: 0 });
+  real.start(sink);
+  const t0 = hr();
+  for (let i = 0; i < TOPICS; i++) real.subscribe(`topic:${i}`);
+  // Subscribed when the last channel is there (SUBSCRIBEs go out in order, 512 per command).
+  let done = false;
+  for (let i = 0; i < 600 && !done; i++) {
+    const reply = await redis.command(`PUBSUB NUMSUB fd:t:topic:${TOPICS - 1}`);
+    done = /:1\r\n$/.test(reply);
+    if (!done) await sleep(10);
+  }
+  const seconds = Number(hr() - t0) / 1e9;
+  gc();
+  const totalBytes = (process.memoryUsage().heapUsed - h1) / TOPICS;
+  await real.close();
+  pub.destroy();
+  sub.destroy();
+  row('T7', 'S4 backplane heap per subscribed topic (own share, 100k topics)', `${ownBytes.toFixed(0)} B (with node-redis: ${totalBytes.toFixed(0)} B total, client ≈ ${(totalBytes - ownBytes).toFixed(0)} B)`, '≤ 200 B own', ownBytes <= 200);
+  row('T7', 'S4 time to subscribe 100k topics', `${seconds.toFixed(2)} s`, '≤ 3 s', done && seconds <= 3);
+}
+
+async function s5(redis: Redis): Promise<void> {
+  const { redisBackplane } = await import('../src/redis/index.js');
+  const { createClient } = await import('@redis/client');
+  const NODES = 4;
+  const ROOMS = 1000;
+  const ROUNDS = 10;
+  const SIZE = 256;
+  const clients: Array<{ destroy(): void }> = [];
+  const newClient = () => createClient({ socket: { host: '127.0.0.1', port: redis.port } });
+  type Client = ReturnType<typeof newClient>;
+  const connectPair = async (): Promise<[Client, Client]> => {
+    const pub: Client = newClient().on('error', () => {});
+    const sub: Client = pub.duplicate().on('error', () => {});
+    await Promise.all([pub.connect(), sub.connect()]);
+    clients.push(pub, sub);
+    return [pub, sub];
+  };
+  const received = Array.from({ length: NODES }, () => 0);
+  const nodes = [];
+  for (let k = 0; k < NODES; k++) {
+    const [pub, sub] = await connectPair();
+    const bp = redisBackplane({ publisher: pub, subscriber: sub, healthInterval: 0 });
+    bp.start({ deliver: () => void received[k]!++, event: () => {} });
+    nodes.push(bp);
+  }
+  for (let i = 0; i < ROOMS; i++) nodes[i % NODES]!.subscribe(`room-${i}`);
+  await sleep(500);
+  const body = Buffer.alloc(SIZE, 1);
+  const e0 = await redis.egress();
+  for (let r = 0; r < ROUNDS; r++) {
+    // Published by a node that is not the room's subscriber.
+    for (let i = 0; i < ROOMS; i++) nodes[(i + 1) % NODES]!.publish(`room-${i}`, body, true);
+    await sleep(20);
+  }
+  await until(() => received.reduce((a, b) => a + b, 0) >= ROOMS * ROUNDS, 10_000);
+  await sleep(200);
+  const routed = (await redis.egress()) - e0;
+  const stats = nodes.map((n) => n.stats());
+  await Promise.all(nodes.map((n) => n.close()));
+
+  // The shared-channel model: every node subscribes one channel and drops what it has no room for.
+  const subs = [];
+  let sharedGot = 0;
+  for (let k = 0; k < NODES; k++) {
+    const [, sub] = await connectPair();
+    await sub.subscribe('shared', () => void sharedGot++, true);
+    subs.push(sub);
+  }
+  const [pub] = await connectPair();
+  const framed = Buffer.alloc(SIZE + 14, 1);
+  const e1 = await redis.egress();
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < ROOMS; i++) void pub.publish('shared', framed);
+    await sleep(20);
+  }
+  await until(() => sharedGot >= ROOMS * ROUNDS * NODES, 10_000);
+  await sleep(200);
+  const shared = (await redis.egress()) - e1;
+  for (const c of clients) c.destroy();
+  // Each node should get exactly its own rooms' messages: anything more (or an echo) is waste.
+  const wasted = received.reduce((x, y) => x + y, 0) - ROOMS * ROUNDS + stats.reduce((x, st) => x + st.echoes, 0);
+  row('T8', 'S5 messages a node got for rooms it has no subscriber for (interest routing)', `${wasted}`, '0', wasted === 0);
+  row('T8', 'S5 Redis egress, interest routing / one shared channel', `${(routed / 1e6).toFixed(2)} MB / ${(shared / 1e6).toFixed(2)} MB = ${(routed / shared).toFixed(2)}`, '≤ 0.33', routed / shared <= 1 / 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const start = Date.now();
+  console.log(`backplane benchmark — Node ${process.versions.node}, ${(await import('node:os')).cpus().length} cores`);
+  const redis = await Redis.start();
+  try {
+    const only = process.env.BENCH_CASE;
+    if (!only || only.includes('S1')) await s1(redis);
+    if (!only || only.includes('S2')) await s2(redis);
+    if (!only || only.includes('S3')) await s3();
+    if (!only || only.includes('S4')) await s4(redis);
+    if (!only || only.includes('S5')) await s5(redis);
+  } finally {
+    await redis.stop();
+  }
+  console.log('\n| id | measurement | result | target | |\n|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  console.log(`\n(${((Date.now() - start) / 1000).toFixed(0)} s)`);
+  process.exit(0);
+}
+
+const role = process.argv[2];
+if (role === 'node') void runNode(JSON.parse(process.argv[3]!) as NodeArgs);
+else if (role === 'cluster-primary') void runClusterPrimary();
+else if (cluster.isWorker) void runNode(JSON.parse(process.argv[3]!) as NodeArgs);
+else void main();
