@@ -27,8 +27,9 @@ export interface ClientOptions extends ConnectionOptions {
   /** Aborts the opening handshake. */
   signal?: AbortSignal;
   /**
-   * permessage-deflate (RFC 7692): `true` or options to offer it, `false` not to. Default false
-   * for now (see the README).
+   * permessage-deflate (RFC 7692): `true` (default) or options to offer it, `false` not to. The
+   * default offer is `permessage-deflate; client_max_window_bits`; our compressor then uses at most
+   * 12 bits (what the server grants, capped by `windowBits`), memLevel 5.
    */
   perMessageDeflate?: boolean | PerMessageDeflateClientOptions;
   /** Other extensions to offer, after permessage-deflate. */
@@ -76,9 +77,9 @@ export async function connect(url: string | URL, options: ClientOptions = {}): P
 export function openSession(url: string | URL, options: ClientOptions = {}): Promise<Session> {
   if (options.http2) return openHttp2Session(url, options, options.http2, () => openSession(url, { ...options, http2: false }));
   const extensions: ClientExtension[] = [...(options.extensions ?? [])];
-  if (options.perMessageDeflate) {
-    extensions.unshift(permessageDeflateClient(options.perMessageDeflate === true ? {} : options.perMessageDeflate));
-  }
+  // Offered by default, as browsers, ws, undici and python-websockets do.
+  const deflate = options.perMessageDeflate ?? true;
+  if (deflate !== false) extensions.unshift(permessageDeflateClient(deflate === true ? {} : deflate));
   let request: ReturnType<typeof buildClientRequest>;
   let target: URL;
   try {

@@ -46,9 +46,9 @@ export function http2PoolSize(): number {
  */
 export async function openHttp2Session(url: string | URL, options: ClientOptions, mode: true | 'auto', fallback: () => Promise<Session>): Promise<Session> {
   const extensions: ClientExtension[] = [...(options.extensions ?? [])];
-  if (options.perMessageDeflate) {
-    extensions.unshift(permessageDeflateClient(options.perMessageDeflate === true ? {} : options.perMessageDeflate));
-  }
+  // Offered by default, as browsers, ws, undici and python-websockets do.
+  const deflate = options.perMessageDeflate ?? true;
+  if (deflate !== false) extensions.unshift(permessageDeflateClient(deflate === true ? {} : deflate));
   const target = new URL(url);
   // The HTTP/1.1 request builder validates URL, subprotocols, extensions and headers (CR/LF
   // included); its header list, less what HTTP/2 replaces, is the extended CONNECT's.
