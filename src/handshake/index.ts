@@ -44,3 +44,5 @@ export type {
   ExpectedHandshake,
   HandshakeErrorCode,
 } from './client.js';
+export { checkExtendedConnect, fromHttp2Headers, http2ResponseHeaders } from './h2.js';
+export type { ExtendedConnectContext, Http2Check, Http2RequestHeaders } from './h2.js';
