@@ -9,7 +9,18 @@ import { Heartbeat, type HeartbeatOwner } from './heartbeat.js';
 import { Inbox } from './inbox.js';
 import type { PeerInfo, Transport } from './transport.js';
 
-/** What the handshake learned about the peer's request (server side) or our request (client side). */
+/**
+ * What the handshake learned about the peer's request (server side) or our request (client side).
+ * @example
+ * ```ts
+ * import { serve } from 'fullduplex';
+ *
+ * await serve((ws) => {
+ *   const { path, query, headers } = ws.request; // a RequestInfo
+ *   console.log(path, query.get('room'), headers['user-agent']);
+ * });
+ * ```
+ */
 export interface RequestInfo {
   /** Request target as sent, e.g. `/chat?room=1`. */
   url: string;
@@ -38,6 +49,22 @@ export interface DeferredSharedFrame {
 /**
  * Everything a session is built from, carried from the handshake (HTTP/1.1 upgrade, HTTP/2
  * extended CONNECT, or a client's handshake) to the connection.
+ * @example
+ * ```ts
+ * import { Session, WebSocketConnection, netTransport, type SessionInit } from 'fullduplex';
+ *
+ * // `socket` is a net.Socket whose upgrade your own code has just answered with a 101.
+ * const { transport, peer } = netTransport(socket);
+ * const init: SessionInit = {
+ *   role: 'server',
+ *   protocol: '',
+ *   extensions: [],
+ *   extensionsHeader: '',
+ *   peer,
+ *   request: { url: '/chat', path: '/chat', query: new URLSearchParams(), headers: {} },
+ * };
+ * const ws = new WebSocketConnection(new Session(transport, init));
+ * ```
  */
 export interface SessionInit {
   /** Which side we are. */
@@ -56,7 +83,17 @@ export interface SessionInit {
   head?: Buffer | undefined;
 }
 
-/** Options shared by server and client connections. */
+/**
+ * Options shared by server and client connections.
+ * @example
+ * ```ts
+ * import { connect, serve } from 'fullduplex';
+ *
+ * // Shared by servers and clients: limits, timers and backpressure.
+ * await serve(handler, { maxMessageSize: 1024 * 1024, pingInterval: 30_000, sendHighWaterMark: 256 * 1024 });
+ * const ws = await connect('ws://127.0.0.1:8080/', { maxQueuedBytes: 4 * 1024 * 1024, readBackpressure: true });
+ * ```
+ */
 export interface ConnectionOptions {
   /** Largest incoming message in bytes (after decompression); larger fails the connection with 1009. Default 16 MiB. */
   maxMessageSize?: number;
@@ -101,6 +138,29 @@ export interface ConnectionOptions {
 /**
  * What a face (a public API over a session) receives from it. The session calls these
  * synchronously, from the transport's events.
+ * @example
+ * ```ts
+ * import { Session, type SessionListener } from 'fullduplex';
+ *
+ * // A minimal face: print every message, echo text back.
+ * class EchoFace implements SessionListener {
+ *   constructor(private readonly session: Session) {
+ *     session.attach(this);
+ *   }
+ *   onMessage(data: Buffer, isBinary: boolean): void {
+ *     if (!isBinary) void this.session.send(data, { binary: false }); // text arrives as UTF-8 bytes
+ *   }
+ *   onPing(): void {}
+ *   onPong(): void {}
+ *   onError(error: Error): void {
+ *     console.error(error);
+ *   }
+ *   onDrain(): void {}
+ *   onClose(code: number, reason: string): void {
+ *     console.log('closed', code, reason);
+ *   }
+ * }
+ * ```
  */
 export interface SessionListener {
   /** A complete message as bytes; text (`isBinary` false) is valid UTF-8. */
@@ -117,13 +177,34 @@ export interface SessionListener {
   onClose(code: number, reason: string): void;
 }
 
-/** Options of a {@link Session}: the connection options plus what only faces decide. */
+/**
+ * Options of a {@link Session}: the connection options plus what only faces decide.
+ * @example
+ * ```ts
+ * import { Session, type SessionOptions } from 'fullduplex';
+ *
+ * // A face that answers pings itself turns the automatic pong off.
+ * const options: SessionOptions = { autoPong: false, closeTimeout: 5_000 };
+ * const session = new Session(transport, init, options);
+ * ```
+ */
 export interface SessionOptions extends ConnectionOptions {
   /** Answer pings automatically (default true). */
   autoPong?: boolean;
 }
 
-/** Per-send choices. */
+/**
+ * Per-send choices.
+ * @example
+ * ```ts
+ * import { serve } from 'fullduplex';
+ *
+ * await serve(async (ws) => {
+ *   await ws.send(Buffer.from('{"ok":true}'), { binary: false }); // bytes sent as a text message
+ *   await ws.send(alreadyCompressedImage, { compress: false });  // skip permessage-deflate
+ * });
+ * ```
+ */
 export interface SendOptions {
   /** Send as binary (`true`) or text (`false`). Default: strings as text, bytes as binary. */
   binary?: boolean;
@@ -131,7 +212,18 @@ export interface SendOptions {
   compress?: boolean;
 }
 
-/** Anything `send()` accepts: a string goes as text, everything else as binary. */
+/**
+ * Anything `send()` accepts: a string goes as text, everything else as binary.
+ * @example
+ * ```ts
+ * import type { SendData } from 'fullduplex';
+ *
+ * const text: SendData = 'hello';                   // a text message
+ * const bytes: SendData = new Uint8Array([1, 2, 3]); // a binary message
+ * await ws.send(text);
+ * await ws.send(bytes);
+ * ```
+ */
 export type SendData = string | Buffer | ArrayBufferView | ArrayBuffer;
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -174,6 +266,16 @@ interface DrainWaiter {
  * the face calls {@link attach} at once (reading starts on the next macrotask, so listeners
  * attached synchronously miss nothing), then `send*`, `close`, `fail`, `pauseReading` … as the
  * application asks.
+ * @example
+ * ```ts
+ * import { Session, WebSocketConnection, netTransport } from 'fullduplex';
+ *
+ * // Given a socket after a handshake you performed yourself, and the SessionInit it settled:
+ * const { transport, peer } = netTransport(socket);
+ * const session = new Session(transport, { ...init, peer }, { pingInterval: 30_000 });
+ * const ws = new WebSocketConnection(session); // the face attaches itself as the listener
+ * for await (const message of ws) await ws.send(message);
+ * ```
  */
 export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
   /** @internal */
@@ -299,16 +401,7 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
    */
   send(data: SendData, options?: SendOptions): Promise<void> {
     if (this.blocked !== null) return this.whenUnblocked(() => this.send(data, options));
-    const core = this.core;
-    const compress = options?.compress !== false;
-    let ok: boolean;
-    if (typeof data === 'string') {
-      ok = options?.binary ? core.sendBinary(Buffer.from(data, 'utf8'), compress) : core.sendText(data, compress);
-    } else {
-      const bytes = toBuffer(data);
-      ok = options?.binary === false ? core.sendText(bytes, compress) : core.sendBinary(bytes, compress);
-    }
-    if (!ok) return markHandled(Promise.reject(this.closedError()));
+    if (!this.queueMessage(data, options)) return markHandled(Promise.reject(this.closedError()));
     return this.afterSend();
   }
 
@@ -324,16 +417,18 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
       this.blocked.push(() => void this.trySend(data, options));
       return true;
     }
+    return this.queueMessage(data, options) && this.enforceBufferLimit() >= 0;
+  }
+
+  /** Hands one message to the core as text or binary; false once the connection cannot send. */
+  private queueMessage(data: SendData, options: SendOptions | undefined): boolean {
     const core = this.core;
     const compress = options?.compress !== false;
-    let ok: boolean;
     if (typeof data === 'string') {
-      ok = options?.binary ? core.sendBinary(Buffer.from(data, 'utf8'), compress) : core.sendText(data, compress);
-    } else {
-      const bytes = toBuffer(data);
-      ok = options?.binary === false ? core.sendText(bytes, compress) : core.sendBinary(bytes, compress);
+      return options?.binary ? core.sendBinary(Buffer.from(data, 'utf8'), compress) : core.sendText(data, compress);
     }
-    return ok && this.enforceBufferLimit() >= 0;
+    const bytes = toBuffer(data);
+    return options?.binary === false ? core.sendText(bytes, compress) : core.sendBinary(bytes, compress);
   }
 
   /**
@@ -596,7 +691,7 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
       const chunks = core.takeOutput();
       // Someone awaits send(): learn when this batch is written even if the transport never needs
       // a 'drain' (a socket only emits one after a write past its own high-water mark).
-      const written = this.drainWaiters !== null && this.drainWaiters.length > 0 ? this.writtenCallback : undefined;
+      const written = this.drainWaiters !== null && this.drainWaiters.length > 0 ? (this.writtenCallback ??= this.makeWrittenCallback()) : undefined;
       const last = chunks.length - 1;
       if (last === 0) {
         transport.write(chunks[0]!, written);
@@ -640,6 +735,7 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
   start(): void {
     this.started = true;
     const head = this.init.head;
+    if (head !== undefined) this.init.head = undefined; // not kept for the life of the connection
     if (head && head.length > 0 && !this.closed) this.receive(head);
     if (this.pauseReasons === 0 && !this.closed) this.transport.resume();
   }
@@ -761,9 +857,14 @@ export class Session implements ProtocolHandler, Flushable, HeartbeatOwner {
     }
   }
 
-  private readonly writtenCallback = (): void => {
-    if (this.drainWaiters !== null && this.drainWaiters.length > 0) this.onTransportDrain();
-  };
+  /** Created the first time someone awaits a send: most connections never need it (memory per connection). */
+  private writtenCallback: (() => void) | null = null;
+
+  private makeWrittenCallback(): () => void {
+    return (): void => {
+      if (this.drainWaiters !== null && this.drainWaiters.length > 0) this.onTransportDrain();
+    };
+  }
 }
 
 const EMPTY = Buffer.alloc(0);
