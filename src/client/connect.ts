@@ -10,7 +10,22 @@ import { Session, type ConnectionOptions } from '../io/session.js';
 import { netTransport } from '../io/transport.js';
 import { openHttp2Session } from './http2.js';
 
-/** Options of {@link connect}. */
+/**
+ * Options of {@link connect}.
+ * @example
+ * ```ts
+ * import { connect, type ClientOptions } from 'fullduplex';
+ *
+ * const options: ClientOptions = {
+ *   protocols: ['chat.v2'],
+ *   headers: { authorization: `Bearer ${token}` },
+ *   handshakeTimeout: 5_000,
+ *   perMessageDeflate: true,
+ *   signal: AbortSignal.timeout(10_000),
+ * };
+ * const ws = await connect('wss://example.com/chat', options);
+ * ```
+ */
 export interface ClientOptions extends ConnectionOptions {
   /** Subprotocols to offer, in order of preference. */
   protocols?: string[];
@@ -42,7 +57,20 @@ export interface ClientOptions extends ConnectionOptions {
   http2?: boolean | 'auto';
 }
 
-/** Why `connect()` failed: refused, TLS, timeout, or a bad handshake response. */
+/**
+ * Why `connect()` failed: refused, TLS, timeout, or a bad handshake response.
+ * @example
+ * ```ts
+ * import { ConnectError, connect } from 'fullduplex';
+ *
+ * try {
+ *   await connect('ws://127.0.0.1:8080/private');
+ * } catch (error) {
+ *   if (!(error instanceof ConnectError)) throw error;
+ *   console.log(error.code, error.status); // e.g. 'FD_ERR_CONNECT' undefined, or a handshake code and 401
+ * }
+ * ```
+ */
 export class ConnectError extends Error {
   /** Stable identifier: `FD_ERR_CONNECT`, `FD_ERR_TLS`, `FD_ERR_TIMEOUT`, `FD_ERR_ABORTED`, or a handshake code. */
   readonly code: string;
@@ -65,6 +93,15 @@ const DEFAULT_CLIENT_PING_INTERVAL = 20_000;
  * shape of python-websockets' `connect(uri)`. Rejects with a {@link ConnectError} that says what
  * went wrong: connection refused, TLS failure, timeout, or the server's bad answer (with its
  * status line).
+ * @example
+ * ```ts
+ * import { connect } from 'fullduplex';
+ *
+ * const ws = await connect('ws://127.0.0.1:8080/echo', { protocols: ['chat'] });
+ * await ws.send('hello');
+ * console.log(await ws.recv()); // 'hello'
+ * await ws.close();
+ * ```
  */
 export async function connect(url: string | URL, options: ClientOptions = {}): Promise<WebSocketConnection> {
   return new WebSocketConnection(await openSession(url, options));
@@ -73,6 +110,23 @@ export async function connect(url: string | URL, options: ClientOptions = {}): P
 /**
  * The client handshake without a face: resolves with the open {@link Session}, for faces other
  * than {@link WebSocketConnection} (the WHATWG `WebSocket`, the `ws`-compatible class) to wrap.
+ * @example
+ * ```ts
+ * import { openSession, type SessionListener } from 'fullduplex';
+ *
+ * // Your own face over the client's session (connect() wraps it in a WebSocketConnection).
+ * const session = await openSession('ws://127.0.0.1:8080/', { perMessageDeflate: false });
+ * const face: SessionListener = {
+ *   onMessage: (data, isBinary) => console.log(isBinary ? data : data.toString()),
+ *   onPing() {},
+ *   onPong() {},
+ *   onError: console.error,
+ *   onDrain() {},
+ *   onClose: (code) => console.log('closed', code),
+ * };
+ * session.attach(face);
+ * await session.send('hi');
+ * ```
  */
 export function openSession(url: string | URL, options: ClientOptions = {}): Promise<Session> {
   if (options.http2) return openHttp2Session(url, options, options.http2, () => openSession(url, { ...options, http2: false }));

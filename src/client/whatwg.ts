@@ -5,6 +5,17 @@ import { openSession, type ClientOptions } from './connect.js';
 /**
  * The close event of the WHATWG WebSocket API (Node 20 has no global `CloseEvent`).
  * @see https://websockets.spec.whatwg.org/#the-closeevent-interface
+ * @example
+ * ```ts
+ * import { CloseEvent, WebSocket } from 'fullduplex';
+ *
+ * const ws = new WebSocket('ws://127.0.0.1:8080/');
+ * ws.addEventListener('close', (event) => {
+ *   const { code, reason, wasClean } = event as CloseEvent;
+ *   console.log(code, reason, wasClean);
+ * });
+ * const synthetic = new CloseEvent('close', { code: 1000, reason: 'done', wasClean: true });
+ * ```
  */
 export class CloseEvent extends Event {
   /** Close code (1006 when the connection failed or dropped). */
@@ -31,6 +42,17 @@ type Handler<E extends Event> = ((this: WebSocket, event: E) => unknown) | null;
  * Built on {@link connect}; a third constructor argument passes fullduplex client options
  * (TLS CA, headers, limits).
  * @see https://websockets.spec.whatwg.org/#the-websocket-interface
+ * @example
+ * ```ts
+ * import { WebSocket } from 'fullduplex';
+ *
+ * // Browser code runs unchanged; a third argument takes fullduplex client options.
+ * const ws = new WebSocket('wss://example.com/feed', ['v1'], { headers: { cookie: 'session=abc' } });
+ * ws.binaryType = 'arraybuffer';
+ * ws.onopen = () => ws.send('subscribe');
+ * ws.onmessage = (event) => console.log(event.data);
+ * ws.onclose = (event) => console.log('closed', event.code);
+ * ```
  */
 export class WebSocket extends EventTarget {
   /** The connection has not yet been established. */

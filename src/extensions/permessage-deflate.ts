@@ -34,7 +34,17 @@ export interface DeflateTuning {
   threshold?: number;
 }
 
-/** Server options for {@link permessageDeflate}. */
+/**
+ * Server options for {@link permessageDeflate}.
+ * @example
+ * ```ts
+ * import { serve, type PerMessageDeflateOptions } from 'fullduplex';
+ *
+ * // Smaller windows for many idle connections; skip tiny messages.
+ * const deflate: PerMessageDeflateOptions = { serverMaxWindowBits: 10, clientMaxWindowBits: 10, threshold: 64 };
+ * await serve(handler, { perMessageDeflate: deflate });
+ * ```
+ */
 export interface PerMessageDeflateOptions extends DeflateTuning {
   /** Window of our compressor, 8–15 (answered as `server_max_window_bits` when below 15). Default 12. */
   serverMaxWindowBits?: number;
@@ -49,7 +59,17 @@ export interface PerMessageDeflateOptions extends DeflateTuning {
   clientNoContextTakeover?: boolean;
 }
 
-/** Client options for {@link permessageDeflateClient}. */
+/**
+ * Client options for {@link permessageDeflateClient}.
+ * @example
+ * ```ts
+ * import { connect, type PerMessageDeflateClientOptions } from 'fullduplex';
+ *
+ * const deflate: PerMessageDeflateClientOptions = { clientNoContextTakeover: true, windowBits: 10 };
+ * const ws = await connect('ws://127.0.0.1:8080/', { perMessageDeflate: deflate });
+ * console.log(ws.extensions); // e.g. 'permessage-deflate; client_no_context_takeover; …'
+ * ```
+ */
 export interface PerMessageDeflateClientOptions extends DeflateTuning {
   /**
    * `true` (default): offer `client_max_window_bits` without a value, letting the server pick our
@@ -188,6 +208,13 @@ export class SharedMessage {
  *
  * Defaults: our window 12 bits, memLevel 5, level 6, client window 12 when the client offers
  * `client_max_window_bits`, context takeover both ways.
+ * @example
+ * ```ts
+ * import { permessageDeflate, serve } from 'fullduplex';
+ *
+ * // Same as `perMessageDeflate: { serverNoContextTakeover: true }`, in an explicit extension list.
+ * await serve(handler, { extensions: [permessageDeflate({ serverNoContextTakeover: true })] });
+ * ```
  */
 export function permessageDeflate(options: PerMessageDeflateOptions = {}): ServerExtension {
   const tuning = resolveTuning(options);
@@ -219,6 +246,14 @@ export function permessageDeflate(options: PerMessageDeflateOptions = {}): Serve
  * Client side of permessage-deflate: offers `permessage-deflate; client_max_window_bits` by
  * default and validates the server's answer during the handshake (a bad answer throws an `Error`
  * naming the problem, never later at the first compressed frame).
+ * @example
+ * ```ts
+ * import { connect, permessageDeflateClient } from 'fullduplex';
+ *
+ * const ws = await connect('ws://127.0.0.1:8080/', {
+ *   extensions: [permessageDeflateClient({ clientMaxWindowBits: 12, level: 1 })],
+ * });
+ * ```
  */
 export function permessageDeflateClient(options: PerMessageDeflateClientOptions = {}): ClientExtension {
   const tuning = resolveTuning(options);

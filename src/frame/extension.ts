@@ -17,6 +17,24 @@
  *   on a server, {@link ClientExtension.accept} on a client); the session passes the list to the
  *   protocol core, whose parser and writer call `decode`/`encode`.
  * - The session calls {@link Extension.dispose} once when the connection ends.
+ * @example
+ * ```ts
+ * import type { Extension, EncodedFrame } from 'fullduplex';
+ *
+ * // An identity extension owning RSV2: decodes by passing pieces through, within the budget.
+ * const identity: Extension = {
+ *   name: 'x-identity',
+ *   rsvBits: 0b010,
+ *   decode(piece, _fin, budget) {
+ *     if (piece.length > budget) throw new Error('message too big'); // real code: ProtocolError 1009
+ *     return piece;
+ *   },
+ *   encode(payload, opcode, _fin): EncodedFrame {
+ *     return { payload, rsv: opcode === 0 ? 0 : 0b010 }; // RSV bits on the first frame only
+ *   },
+ *   dispose() {},
+ * };
+ * ```
  */
 export interface Extension {
   /** Extension name as negotiated, e.g. `permessage-deflate`. */
@@ -48,13 +66,31 @@ export interface Extension {
   dispose(): void;
 }
 
-/** The result of {@link Extension.encode}. */
+/**
+ * The result of {@link Extension.encode}.
+ * @example
+ * ```ts
+ * import type { EncodedFrame } from 'fullduplex';
+ *
+ * // Declining to encode a small first frame: payload unchanged, no RSV bits.
+ * const declined = (payload: Uint8Array): EncodedFrame => ({ payload, rsv: 0 });
+ * ```
+ */
 export interface EncodedFrame {
   payload: Uint8Array;
   rsv: number;
 }
 
-/** One extension offer or answer's parameters; a parameter without a value is `true`. */
+/**
+ * One extension offer or answer's parameters; a parameter without a value is `true`.
+ * @example
+ * ```ts
+ * import type { ExtensionParams } from 'fullduplex';
+ *
+ * // permessage-deflate; client_max_window_bits; server_max_window_bits=10
+ * const offer: ExtensionParams = { client_max_window_bits: true, server_max_window_bits: '10' };
+ * ```
+ */
 export type ExtensionParams = Record<string, string | true>;
 
 /**
@@ -63,6 +99,17 @@ export type ExtensionParams = Record<string, string | true>;
  * is visible), and returns the accepted answer with the runtime {@link Extension}, or `null` to
  * decline them all. An offer it cannot accept is declined, not an error (RFC 7692 §5): the
  * connection then proceeds without the extension.
+ * @example
+ * ```ts
+ * import { serve, type ServerExtension } from 'fullduplex';
+ *
+ * // Accepts the first offer of x-identity without parameters (see the Extension example).
+ * const identityServer: ServerExtension = {
+ *   name: 'x-identity',
+ *   negotiate: (offers) => (offers.some((params) => params.length === 0) ? { params: {}, extension: identity } : null),
+ * };
+ * await serve(handler, { extensions: [identityServer] });
+ * ```
  */
 export interface ServerExtension {
   readonly name: string;
@@ -71,6 +118,20 @@ export interface ServerExtension {
 
 /**
  * Client-side negotiation of one extension: what to offer, and the check of the server's answer.
+ * @example
+ * ```ts
+ * import { connect, type ClientExtension } from 'fullduplex';
+ *
+ * const identityClient: ClientExtension = {
+ *   name: 'x-identity',
+ *   offer: () => [{}],
+ *   accept(params) {
+ *     if (params.length > 0) throw new Error('x-identity takes no parameters');
+ *     return identity; // see the Extension example
+ *   },
+ * };
+ * const ws = await connect('ws://127.0.0.1:8080/', { extensions: [identityClient] });
+ * ```
  */
 export interface ClientExtension {
   readonly name: string;

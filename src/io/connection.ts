@@ -7,10 +7,32 @@ import type { Transport } from './transport.js';
 
 export type { SendData, SendOptions, RequestInfo, ConnectionOptions } from './session.js';
 
-/** A received message: text as `string`, binary as `Buffer`. */
+/**
+ * A received message: text as `string`, binary as `Buffer`.
+ * @example
+ * ```ts
+ * import { connect, type Message } from 'fullduplex';
+ *
+ * const ws = await connect('ws://127.0.0.1:8080/');
+ * const message: Message = await ws.recv();
+ * console.log(typeof message === 'string' ? `text: ${message}` : `${message.length} bytes`);
+ * ```
+ */
 export type Message = string | Buffer;
 
-/** Events of a {@link WebSocketConnection}, with their listener signatures. */
+/**
+ * Events of a {@link WebSocketConnection}, with their listener signatures.
+ * @example
+ * ```ts
+ * import { serve } from 'fullduplex';
+ *
+ * await serve((ws) => {
+ *   ws.on('message', (data, isBinary) => void ws.send(data, { binary: isBinary }));
+ *   ws.on('close', (code, reason) => console.log('closed', code, reason));
+ *   ws.on('error', (error) => console.error(error));
+ * });
+ * ```
+ */
 export interface ConnectionEvents {
   message: [data: Message, isBinary: boolean];
   ping: [payload: Buffer];
@@ -23,6 +45,15 @@ export interface ConnectionEvents {
 /**
  * What a connection needs from its server's publish/subscribe registry (see
  * `server/pubsub.ts`). Client connections have none.
+ * @example
+ * ```ts
+ * import { LocalPubSub, type TopicMembership } from 'fullduplex';
+ *
+ * // The server wires its PubSub into each connection it adopts; ws.subscribe() goes through it.
+ * const registry: TopicMembership = new LocalPubSub();
+ * registry.subscribe(ws, 'news');
+ * console.log(registry.topics(ws)); // ['news']
+ * ```
  */
 export interface TopicMembership {
   subscribe(ws: WebSocketConnection, topic: string): boolean;

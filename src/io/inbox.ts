@@ -7,6 +7,16 @@
  * Who calls what: the session pushes each message it does not dispatch as an event
  * ({@link push}); faces take them with {@link next} (one promise per `recv()`), and the session
  * calls {@link close} once the connection ends so waiters reject and later calls fail fast.
+ * @example
+ * ```ts
+ * import { Inbox } from 'fullduplex';
+ *
+ * // 16 messages or 1 MiB queued pause the producer; it resumes below a quarter of both.
+ * const inbox = new Inbox<string>(16, 1024 * 1024, (full) => (full ? source.pause() : source.resume()));
+ * inbox.push('hello', 5);
+ * console.log(await inbox.next()); // 'hello'
+ * inbox.close(() => new Error('closed')); // waiters reject, later next() calls too
+ * ```
  */
 export class Inbox<T> {
   private items: T[] = [];

@@ -10,6 +10,14 @@ import type { Socket } from 'node:net';
  * `data`, `end`, `close`, `error` and `drain`. Anything transport-specific (`setNoDelay`, the
  * peer's address, TLS details) belongs to the adapter that created the transport, which hands
  * the session a {@link PeerInfo}.
+ * @example
+ * ```ts
+ * import { Session, type Transport } from 'fullduplex';
+ *
+ * // Any Duplex-shaped stream is a transport: a net.Socket, a TLS socket, an HTTP/2 stream.
+ * const transport: Transport = socket;
+ * const session = new Session(transport, init);
+ * ```
  */
 export interface Transport {
   /** Queues bytes; `callback` runs once they are handed to the OS (or with an error). */
@@ -40,7 +48,18 @@ export interface Transport {
   off(event: string, listener: (...args: any[]) => void): unknown;
 }
 
-/** Who is on the other end, as the adapter that created the transport knows it. */
+/**
+ * Who is on the other end, as the adapter that created the transport knows it.
+ * @example
+ * ```ts
+ * import { serve } from 'fullduplex';
+ *
+ * await serve((ws) => {
+ *   // The face reads these from the session's PeerInfo.
+ *   console.log(`peer ${ws.remoteAddress}:${ws.remotePort}`);
+ * });
+ * ```
+ */
 export interface PeerInfo {
   /** Remote IP address, when known. */
   readonly address: string | undefined;
@@ -52,6 +71,17 @@ export interface PeerInfo {
  * Prepares a `net.Socket` (or TLS socket) to carry a session: no Nagle delay (frames are batched
  * by the session already), and a {@link PeerInfo} that reads the address on first use (a system
  * call, then cached by the socket).
+ * @example
+ * ```ts
+ * import { createServer } from 'node:net';
+ * import { Session, WebSocketConnection, netTransport } from 'fullduplex';
+ *
+ * createServer((socket) => {
+ *   // … your own handshake on `socket`, then:
+ *   const { transport, peer } = netTransport(socket);
+ *   const ws = new WebSocketConnection(new Session(transport, { ...init, peer }));
+ * });
+ * ```
  */
 export function netTransport(socket: Socket): { transport: Transport; peer: PeerInfo } {
   socket.setNoDelay(true);

@@ -6,7 +6,15 @@ import { FrameWriter } from '../frame/frame-writer.js';
 import { RandomMaskSource, type MaskSource } from '../frame/mask.js';
 import { Opcode } from '../frame/opcode.js';
 
-/** Connection states (RFC 6455 §4.1, §7): the handshake is done by the time a Protocol exists. */
+/**
+ * Connection states (RFC 6455 §4.1, §7): the handshake is done by the time a Protocol exists.
+ * @example
+ * ```ts
+ * import { ReadyState } from 'fullduplex';
+ *
+ * if (ws.readyState === ReadyState.OPEN) await ws.send('still here');
+ * ```
+ */
 export const ReadyState = {
   CONNECTING: 0,
   OPEN: 1,
@@ -14,12 +22,34 @@ export const ReadyState = {
   CLOSED: 3,
 } as const;
 
-/** One of {@link ReadyState}'s values. */
+/**
+ * One of {@link ReadyState}'s values.
+ * @example
+ * ```ts
+ * import { ReadyState, type ReadyStateValue } from 'fullduplex';
+ *
+ * const state: ReadyStateValue = ws.readyState;
+ * const label = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'][state];
+ * ```
+ */
 export type ReadyStateValue = (typeof ReadyState)[keyof typeof ReadyState];
 
 /**
  * What the protocol reports. Implemented by the I/O layer; called synchronously from
  * {@link Protocol.receiveData} and {@link Protocol.receiveEof}.
+ * @example
+ * ```ts
+ * import { Protocol, type ProtocolHandler } from 'fullduplex';
+ *
+ * const handler: ProtocolHandler = {
+ *   onMessage: (data, isBinary) => console.log(isBinary ? data : data.toString()),
+ *   onPing() {},
+ *   onPong() {},
+ *   onProtocolError: (error) => console.warn(error.code, error.closeCode),
+ *   onOutput: () => queueMicrotask(flush), // write protocol.takeOutput() to the socket
+ * };
+ * const protocol = new Protocol(handler, { role: 'client' });
+ * ```
  */
 export interface ProtocolHandler {
   /**
@@ -45,7 +75,16 @@ export interface ProtocolHandler {
   onOutput(): void;
 }
 
-/** Options of a {@link Protocol}. */
+/**
+ * Options of a {@link Protocol}.
+ * @example
+ * ```ts
+ * import { Protocol, type ProtocolOptions } from 'fullduplex';
+ *
+ * const options: ProtocolOptions = { role: 'server', maxMessageSize: 1024 * 1024 };
+ * const protocol = new Protocol(handler, options);
+ * ```
+ */
 export interface ProtocolOptions {
   /** Server frames are unmasked and client frames masked (RFC 6455 §5.1). */
   role: 'server' | 'client';
@@ -79,6 +118,27 @@ const EMPTY = Buffer.alloc(0);
  *   OPEN --close()--> CLOSING            OPEN --close frame in--> CLOSING (echo queued)
  *   CLOSING --close frame in--> CLOSED   server: end TCP now; client: wait for the server's FIN
  *   server: end TCP; client: wait for the server's FIN (§7.1.1: the server closes TCP first)
+ * ```
+ * @example
+ * ```ts
+ * import { Protocol } from 'fullduplex';
+ *
+ * // An echo server's connection with your own I/O (after the handshake):
+ * const protocol = new Protocol(
+ *   {
+ *     onMessage: (data, isBinary) => (isBinary ? protocol.sendBinary(data) : protocol.sendText(data)),
+ *     onPing() {},
+ *     onPong() {},
+ *     onProtocolError() {},
+ *     onOutput() {},
+ *   },
+ *   { role: 'server' },
+ * );
+ * socket.on('data', (chunk: Buffer) => {
+ *   protocol.receiveData(chunk);
+ *   for (const bytes of protocol.takeOutput()) socket.write(bytes);
+ *   if (protocol.outputEnded) socket.end();
+ * });
  * ```
  */
 export class Protocol implements FrameSink {
@@ -434,6 +494,18 @@ export class Protocol implements FrameSink {
  * fragmented message is unfinished (RFC 6455 §5.4: "the fragments of one message MUST NOT be
  * interleaved between the fragments of another message"). The I/O layer queues such sends
  * instead, so applications only see this when driving the core directly.
+ * @example
+ * ```ts
+ * import { Protocol, SendStateError } from 'fullduplex';
+ *
+ * const protocol = new Protocol(handler, { role: 'server' });
+ * protocol.sendFragment('part 1, ', false); // a text message is now open
+ * try {
+ *   protocol.sendText('another message'); // §5.4: not between the fragments of another
+ * } catch (error) {
+ *   if (error instanceof SendStateError) protocol.sendFragment('part 2', true);
+ * }
+ * ```
  */
 export class SendStateError extends Error {
   /** Stable identifier. */

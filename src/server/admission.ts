@@ -11,10 +11,34 @@ import type { PeerInfo } from '../io/transport.js';
 /**
  * What a `verify` hook may answer: `true`/`undefined` to accept, `false` for 403, a status number,
  * or a full response value.
+ * @example
+ * ```ts
+ * import { serve, type VerifyResult } from 'fullduplex';
+ *
+ * await serve(handler, {
+ *   verify(request): VerifyResult {
+ *     if (request.headers.origin !== 'https://example.com') return 403;
+ *     if (!request.query.has('token')) return { status: 401, headers: { 'www-authenticate': 'Bearer' } };
+ *     return true;
+ *   },
+ * });
+ * ```
  */
 export type VerifyResult = boolean | void | number | { status: number; message?: string; headers?: Record<string, string> };
 
-/** Information handed to the `verify` hook before the upgrade is accepted. */
+/**
+ * Information handed to the `verify` hook before the upgrade is accepted.
+ * @example
+ * ```ts
+ * import { serve, type UpgradeInfo } from 'fullduplex';
+ *
+ * const fromTrustedProxy = (request: UpgradeInfo) => request.remoteAddress === '127.0.0.1';
+ * await serve(handler, {
+ *   verify: (request) => fromTrustedProxy(request) && request.method === 'GET',
+ *   selectProtocol: (offered) => (offered.includes('chat.v2') ? 'chat.v2' : null),
+ * });
+ * ```
+ */
 export interface UpgradeInfo extends RequestInfo {
   /** HTTP method (GET for HTTP/1.1, CONNECT for HTTP/2). */
   method: string;
@@ -24,7 +48,21 @@ export interface UpgradeInfo extends RequestInfo {
   offeredProtocols: string[];
 }
 
-/** The options admission reads (a subset of the server's). */
+/**
+ * The options admission reads (a subset of the server's).
+ * @example
+ * ```ts
+ * import { permessageDeflate, serve, type AdmissionOptions } from 'fullduplex';
+ *
+ * // The handshake-related part of the server's options.
+ * const admission: AdmissionOptions = {
+ *   path: '/ws',
+ *   extensions: [permessageDeflate({ threshold: 256 })],
+ *   onResponse: (response) => void response.headers.push(['set-cookie', 'seen=1']),
+ * };
+ * await serve(handler, { port: 8080, ...admission });
+ * ```
+ */
 export interface AdmissionOptions extends SessionOptions {
   /** Accept upgrades only on this path (others get 404). */
   path?: string;
@@ -48,6 +86,18 @@ export interface AdmissionOptions extends SessionOptions {
 /**
  * The server's decision on one request, independent of the transport that carried it: either the
  * refusal to answer with, or what the session will be built from.
+ * @example
+ * ```ts
+ * import type { AcceptorHost, Admission } from 'fullduplex';
+ *
+ * // Inside an acceptor, once the request and peer are known:
+ * const admission: Admission = await host.admit(request, peer, () => ({ ok: true }));
+ * if (!admission.ok) {
+ *   sendRefusal(admission.response); // e.g. 404, 403, 400 with a reason
+ * } else {
+ *   console.log(admission.info.path, admission.protocol, admission.extensions);
+ * }
+ * ```
  */
 export type Admission =
   | {
@@ -68,6 +118,20 @@ export type Admission =
 /**
  * What an acceptor (HTTP/1.1, HTTP/2) needs from the server: admission, adoption of the new
  * session, the options, and where errors go.
+ * @example
+ * ```ts
+ * import { Session, type AcceptorHost, type Transport, type PeerInfo } from 'fullduplex';
+ * import type { UpgradeRequest } from 'fullduplex/handshake';
+ *
+ * // The shape of an acceptor for a new transport (see src/server/http1.ts for the real one).
+ * async function accept(host: AcceptorHost, request: UpgradeRequest, transport: Transport, peer: PeerInfo) {
+ *   if (host.closing) return transport.destroy();
+ *   const admission = await host.admit(request, peer, () => ({ ok: true }));
+ *   if (!admission.ok) return refuse(transport, admission.response);
+ *   writeAcceptingResponse(transport, admission); // 101 or HTTP/2 200, with admission.extensions
+ *   host.adopt(new Session(transport, { ...admission.init, peer }, host.options));
+ * }
+ * ```
  */
 export interface AcceptorHost {
   readonly options: AdmissionOptions;

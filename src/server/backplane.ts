@@ -10,6 +10,27 @@
  *
  * The core imports no backplane implementation; `fullduplex/redis` and `fullduplex/cluster` are
  * implementations that live outside it.
+ * @example
+ * ```ts
+ * import { serve, type Backplane, type BackplaneSink } from 'fullduplex';
+ *
+ * // A backplane that only logs: every publish stays on this node.
+ * class LoggingBackplane implements Backplane {
+ *   private published = 0;
+ *   start(_sink: BackplaneSink): void {}
+ *   publish(topic: string | null, payload: Buffer): void {
+ *     this.published++;
+ *     console.log('would forward', topic ?? '(broadcast)', payload.length, 'bytes');
+ *   }
+ *   subscribe(topic: string): void {}
+ *   unsubscribe(topic: string): void {}
+ *   stats() {
+ *     return { published: this.published, received: 0, gaps: 0, dropped: 0, malformed: 0, duplicates: 0, up: true };
+ *   }
+ *   async close(): Promise<void> {}
+ * }
+ * await serve(handler, { backplane: new LoggingBackplane() });
+ * ```
  */
 export interface Backplane {
   /**
@@ -33,7 +54,19 @@ export interface Backplane {
   close(): Promise<void>;
 }
 
-/** What a backplane calls back on the server. */
+/**
+ * What a backplane calls back on the server.
+ * @example
+ * ```ts
+ * import type { Backplane, BackplaneSink } from 'fullduplex';
+ *
+ * // Inside a driver: hand messages from other nodes to the server, report health.
+ * let sink: BackplaneSink;
+ * const start: Backplane['start'] = (s) => (sink = s);
+ * onRemoteMessage((topic, payload, binary) => sink.deliver(topic, payload, binary));
+ * onDisconnect((error) => sink.event({ type: 'down', error }));
+ * ```
+ */
 export interface BackplaneSink {
   /** A message published on another node; deliver it to local subscribers (or everyone when `topic` is null). */
   deliver(topic: string | null, payload: Buffer, binary: boolean): void;
@@ -41,7 +74,19 @@ export interface BackplaneSink {
   event(event: BackplaneEvent): void;
 }
 
-/** Health and loss events a backplane reports. */
+/**
+ * Health and loss events a backplane reports.
+ * @example
+ * ```ts
+ * import { serve, type BackplaneEvent } from 'fullduplex';
+ *
+ * const server = await serve(handler, { backplane });
+ * server.on('backplane', (event: BackplaneEvent) => {
+ *   if (event.type === 'gap') console.warn(`${event.missed} messages from ${event.origin} lost`);
+ *   if (event.type === 'down') console.error('backplane down', event.error);
+ * });
+ * ```
+ */
 export type BackplaneEvent =
   | { type: 'down'; error?: Error }
   | { type: 'up' }
@@ -49,7 +94,19 @@ export type BackplaneEvent =
   | { type: 'dropped'; reason: 'down' | 'error' | 'backlog' | 'size'; count: number }
   | { type: 'malformed'; reason: string };
 
-/** Counters of a backplane, since it started. Reported loss equals actual loss. */
+/**
+ * Counters of a backplane, since it started. Reported loss equals actual loss.
+ * @example
+ * ```ts
+ * import { serve } from 'fullduplex';
+ *
+ * const server = await serve(handler, { backplane });
+ * setInterval(() => {
+ *   const stats = server.backplaneStats(); // null without a backplane
+ *   if (stats && !stats.up) console.warn('backplane down; dropped so far:', stats.dropped);
+ * }, 10_000);
+ * ```
+ */
 export interface BackplaneStats {
   /** Messages forwarded to other nodes. */
   published: number;

@@ -10,6 +10,14 @@ const frameFields = { fin: true, rsv: 0, opcode: 0 };
 /**
  * Encodes one unmasked message frame — the form every server connection sends — so the same
  * bytes can be queued on many connections without encoding per receiver.
+ * @example
+ * ```ts
+ * import { encodeServerMessage } from 'fullduplex';
+ *
+ * // One frame, queued by reference on many connections.
+ * const frame = encodeServerMessage(JSON.stringify({ tick: Date.now() }));
+ * for (const ws of clients) ws.sendShared(frame, 0, frame.length);
+ * ```
  */
 export function encodeServerMessage(data: SendData, binary = typeof data !== 'string'): Buffer {
   const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);

@@ -4,7 +4,19 @@ import { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { DeflateSharedFrame, SharedFrameBatch } from './broadcast.js';
 import { TopicRegistry } from './topics.js';
 
-/** Per-publish choices. */
+/**
+ * Per-publish choices.
+ * @example
+ * ```ts
+ * import { serve } from 'fullduplex';
+ *
+ * const server = await serve((ws) => {
+ *   ws.subscribe('chat');
+ *   ws.on('message', (data) => server.publish('chat', data, { except: ws }));
+ * });
+ * server.publish('chat', Buffer.from([1, 2]), { binary: true, local: true }); // this process only
+ * ```
+ */
 export interface PublishOptions {
   /** A connection not to deliver to (the sender, say). */
   except?: WebSocketConnection;
@@ -21,6 +33,15 @@ export interface PublishOptions {
  * server calls `unsubscribeAll` when a connection closes and `publish` for `server.publish()`.
  * The implementation reports a topic's first and last subscriber through the callbacks it was
  * built with, so a backplane subscribes upstream only to the topics this process holds.
+ * @example
+ * ```ts
+ * import { LocalPubSub, type PubSub } from 'fullduplex';
+ *
+ * const topics: PubSub = new LocalPubSub();
+ * topics.subscribe(ws, 'prices');
+ * const queued = topics.publish('prices', JSON.stringify({ eurusd: 1.08 }));
+ * console.log(queued, topics.count('prices'));
+ * ```
  */
 export interface PubSub {
   /** Adds `ws` to `topic`; false if it already was. */
@@ -37,7 +58,19 @@ export interface PubSub {
   publish(topic: string, data: SendData, options?: PublishOptions): number;
 }
 
-/** Callbacks for a topic's first and last local subscriber. */
+/**
+ * Callbacks for a topic's first and last local subscriber.
+ * @example
+ * ```ts
+ * import { LocalPubSub, type TopicTransitions } from 'fullduplex';
+ *
+ * const transitions: TopicTransitions = {
+ *   opened: (topic) => upstream.subscribe(topic), // first local subscriber
+ *   closed: (topic) => upstream.unsubscribe(topic), // last one left
+ * };
+ * const topics = new LocalPubSub(transitions);
+ * ```
+ */
 export interface TopicTransitions {
   /** `topic` has its first local subscriber. */
   opened?(topic: string): void;
@@ -49,6 +82,15 @@ export interface TopicTransitions {
  * The in-process {@link PubSub}: a registry of subscribers plus one shared frame batch per topic,
  * so a message is encoded once and queued on every subscriber by reference (cf. uWebSockets'
  * `TopicTree`).
+ * @example
+ * ```ts
+ * import { LocalPubSub } from 'fullduplex';
+ *
+ * const topics = new LocalPubSub({ opened: (t) => console.log('first subscriber of', t) });
+ * topics.subscribe(ws, 'room:1');
+ * topics.publish('room:1', 'hello'); // encoded once, queued on every subscriber by reference
+ * topics.unsubscribeAll(ws);
+ * ```
  */
 export class LocalPubSub implements PubSub {
   private readonly registry = new TopicRegistry();

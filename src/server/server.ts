@@ -19,7 +19,24 @@ import { deliver, LocalPubSub, type PublishOptions } from './pubsub.js';
 
 export type { UpgradeInfo, VerifyResult } from './admission.js';
 
-/** Options of {@link WebSocketServer} and {@link serve}. */
+/**
+ * Options of {@link WebSocketServer} and {@link serve}.
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { serve, type ServerOptions } from 'fullduplex';
+ *
+ * const options: ServerOptions = {
+ *   port: 8443,
+ *   host: '0.0.0.0',
+ *   tls: { cert: readFileSync('cert.pem'), key: readFileSync('key.pem') },
+ *   path: '/ws',
+ *   perMessageDeflate: true,
+ *   pingInterval: 30_000,
+ * };
+ * const server = await serve((ws) => ws.on('message', (data) => void ws.send(data)), options);
+ * ```
+ */
 export interface ServerOptions extends AdmissionOptions {
   /** Port to listen on (0 picks a free one). Only for {@link serve} / {@link WebSocketServer.listen}. */
   port?: number;
@@ -81,6 +98,16 @@ export interface ServerOptions extends AdmissionOptions {
  * Handles one connection. If it returns a promise, the connection is closed (1000) when the
  * promise settles — the python-websockets model, where the handler owns the connection. If it
  * returns nothing, the connection stays open until either side closes it (the `ws` model).
+ * @example
+ * ```ts
+ * import { serve, type ConnectionHandler } from 'fullduplex';
+ *
+ * // The handler owns the connection: it is closed (1000) when the promise settles.
+ * const echo: ConnectionHandler = async (ws) => {
+ *   for await (const message of ws) await ws.send(message);
+ * };
+ * await serve(echo, { port: 8080 });
+ * ```
  */
 export type ConnectionHandler = (ws: WebSocketConnection) => void | Promise<void>;
 
@@ -88,6 +115,17 @@ export type ConnectionHandler = (ws: WebSocketConnection) => void | Promise<void
  * A handler that also decides at the handshake whether it takes a request — a router answers
  * 404 for paths it has no route for before any upgrade happens. Pass one wherever a
  * {@link ConnectionHandler} is accepted.
+ * @example
+ * ```ts
+ * import { serve, type RoutingHandler } from 'fullduplex';
+ *
+ * // Refuses every path but /live at the handshake (404), before any upgrade.
+ * const live: RoutingHandler = {
+ *   verify: (request) => (request.path === '/live' ? true : 404),
+ *   handle: (ws) => void ws.send('welcome'),
+ * };
+ * await serve(live, { port: 8080 });
+ * ```
  */
 export interface RoutingHandler {
   /** Handles an accepted connection. */
@@ -96,7 +134,19 @@ export interface RoutingHandler {
   verify(request: UpgradeInfo): VerifyResult | Promise<VerifyResult>;
 }
 
-/** Events of a {@link WebSocketServer}. */
+/**
+ * Events of a {@link WebSocketServer}.
+ * @example
+ * ```ts
+ * import { WebSocketServer } from 'fullduplex';
+ *
+ * const server = new WebSocketServer(undefined, { port: 8080 });
+ * server.on('connection', (ws) => void ws.send('hi'));
+ * server.on('error', (error) => console.error(error));
+ * server.on('listening', () => console.log('listening on', server.url));
+ * await server.listen();
+ * ```
+ */
 export interface ServerEvents {
   connection: [ws: WebSocketConnection];
   error: [error: Error];
