@@ -10,7 +10,17 @@ import type { BackplaneEvent, BackplaneSink, BackplaneStats } from '../server/ba
 import { DUPLICATE, ECHO, SeqAllocator, SeqTracker } from './sequencer.js';
 import { decode, encode } from './wire.js';
 
-/** Counters of a driver: the core's {@link BackplaneStats} plus what drivers add. */
+/**
+ * Counters of a driver: the core's {@link BackplaneStats} plus what drivers add.
+ * @example
+ * ```ts
+ * import { redisBackplane, type DriverStats } from 'fullduplex/redis';
+ *
+ * const backplane = redisBackplane({ publisher, subscriber });
+ * const stats: DriverStats = backplane.stats();
+ * console.log(stats.published, stats.received, stats.gaps, stats.dropped, stats.echoes, stats.downs);
+ * ```
+ */
 export interface DriverStats extends BackplaneStats {
   /** Our own messages that came back and were dropped. */
   echoes: number;

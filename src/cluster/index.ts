@@ -48,7 +48,16 @@ function toBuffer(data: Uint8Array | string): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** Options of {@link clusterBackplane}. */
+/**
+ * Options of {@link clusterBackplane}.
+ * @example
+ * ```ts
+ * import { clusterBackplane, type ClusterBackplaneOptions } from 'fullduplex/cluster';
+ *
+ * const options: ClusterBackplaneOptions = { maxMessageSize: 1024 * 1024, maxBacklog: 1_000 };
+ * const server = await serve(handler, { port: 8080, backplane: clusterBackplane(options) });
+ * ```
+ */
 export interface ClusterBackplaneOptions {
   /** Largest payload forwarded or accepted, bytes. Default 16 MiB. */
   maxMessageSize?: number;
@@ -56,12 +65,39 @@ export interface ClusterBackplaneOptions {
   maxBacklog?: number;
 }
 
-/** The backplane for a cluster worker (see the module documentation). */
+/**
+ * The backplane for a cluster worker (see the module documentation).
+ * @example
+ * ```ts
+ * import cluster from 'node:cluster';
+ * import { serve } from 'fullduplex';
+ * import { clusterBackplane, clusterPrimary } from 'fullduplex/cluster';
+ *
+ * if (cluster.isPrimary) {
+ *   clusterPrimary();
+ *   for (let i = 0; i < 2; i++) cluster.fork();
+ * } else {
+ *   const server = await serve((ws) => void ws.subscribe('chat'), { port: 8080, backplane: clusterBackplane() });
+ *   server.publish('chat', `hello from worker ${process.pid}`); // reaches subscribers in every worker
+ * }
+ * ```
+ */
 export function clusterBackplane(options: ClusterBackplaneOptions = {}): ClusterBackplane {
   return new ClusterBackplane(options);
 }
 
-/** A worker's {@link Backplane} over IPC to the primary. */
+/**
+ * A worker's {@link Backplane} over IPC to the primary.
+ * @example
+ * ```ts
+ * import { clusterBackplane } from 'fullduplex/cluster';
+ *
+ * // In a worker:
+ * const backplane = clusterBackplane();
+ * const server = await serve(handler, { port: 8080, backplane });
+ * setInterval(() => console.log(backplane.stats()), 60_000);
+ * ```
+ */
 export class ClusterBackplane implements Backplane {
   private readonly core: NodeCore;
   private readonly maxBacklog: number;
@@ -183,7 +219,19 @@ export class ClusterBackplane implements Backplane {
   };
 }
 
-/** What {@link clusterPrimary} returns. */
+/**
+ * What {@link clusterPrimary} returns.
+ * @example
+ * ```ts
+ * import cluster from 'node:cluster';
+ * import { clusterPrimary, type ClusterPrimary } from 'fullduplex/cluster';
+ *
+ * const router: ClusterPrimary = clusterPrimary();
+ * cluster.fork();
+ * cluster.fork();
+ * setInterval(() => console.log(router.stats(), router.interested('chat')), 60_000);
+ * ```
+ */
 export interface ClusterPrimary {
   /** Workers interested in `topic` (for tests and diagnostics). */
   interested(topic: string): number;
@@ -196,6 +244,17 @@ export interface ClusterPrimary {
 /**
  * The router in the primary. Call before forking: it sets `serialization: 'advanced'` so Buffers
  * cross IPC as Buffers (pass `{ serialization: 'json' }` to keep JSON; workers then use base64).
+ * @example
+ * ```ts
+ * import cluster from 'node:cluster';
+ * import { clusterPrimary } from 'fullduplex/cluster';
+ *
+ * if (cluster.isPrimary) {
+ *   const router = clusterPrimary(); // before the first fork
+ *   for (let i = 0; i < 4; i++) cluster.fork();
+ *   process.on('SIGTERM', () => router.close());
+ * }
+ * ```
  */
 export function clusterPrimary(options: { serialization?: 'advanced' | 'json' } = {}): ClusterPrimary {
   if (!cluster.isPrimary) throw new Error('clusterPrimary() must run in the cluster primary');

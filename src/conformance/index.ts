@@ -23,10 +23,26 @@ export { VERDICTS } from './types.js';
  * A case selection in the CLI's `--cases`/`--exclude` syntax: comma-separated patterns (or an
  * array of them). A pattern matches a case id and everything under it (`6.4` is 6.4.1–6.4.4,
  * `1` all of section 1); `*` is a wildcard (`1.*`, `*.1`); letters ignore case (`h` is section H).
+ * @example
+ * ```ts
+ * import { listCases, type CaseSelection } from 'fullduplex/conformance';
+ *
+ * const framing: CaseSelection = ['1', '2', '5.*'];
+ * console.log(listCases('server', { cases: framing, exclude: '5.19,5.20' }).length);
+ * ```
  */
 export type CaseSelection = string | readonly string[];
 
-/** What a case is, for progress callbacks and {@link listCases}. */
+/**
+ * What a case is, for progress callbacks and {@link listCases}.
+ * @example
+ * ```ts
+ * import { listCases, type CaseInfo } from 'fullduplex/conformance';
+ *
+ * const describe = (c: CaseInfo) => `${c.id}: ${c.description} → ${c.expectation}`;
+ * listCases('server', { cases: 'H' }).map(describe).forEach((line) => console.log(line));
+ * ```
+ */
 export interface CaseInfo {
   /** Case id, numbered as in Autobahn|Testsuite (`1.1.1`, `9.3.1`) or our own sections (`H.1`, `M.1`). */
   id: string;
@@ -36,7 +52,21 @@ export interface CaseInfo {
   expectation: string;
 }
 
-/** Options shared by {@link testServer} and the client suite. */
+/**
+ * Options shared by {@link testServer} and the client suite.
+ * @example
+ * ```ts
+ * import { testServer, type SuiteOptions } from 'fullduplex/conformance';
+ *
+ * const quick: SuiteOptions = {
+ *   exclude: '9,12,13',
+ *   caseTimeout: 5_000,
+ *   report: 'reports/conformance',
+ *   onResult: (r, i, n) => console.log(`[${i + 1}/${n}] ${r.id} ${r.verdict}`),
+ * };
+ * await testServer('ws://127.0.0.1:9001/', quick);
+ * ```
+ */
 export interface SuiteOptions {
   /** Cases to run (default: all of them, including the long section 9). */
   cases?: CaseSelection;
@@ -57,7 +87,16 @@ export interface SuiteOptions {
   onResult?: (result: CaseResult, index: number, total: number) => void;
 }
 
-/** Options of {@link testServer}. */
+/**
+ * Options of {@link testServer}.
+ * @example
+ * ```ts
+ * import { testServer, type ServerTestOptions } from 'fullduplex/conformance';
+ *
+ * const options: ServerTestOptions = { cases: '1,2,3,4,5,6,7', connectTimeout: 2_000 };
+ * const run = await testServer('ws://127.0.0.1:9001/', options);
+ * ```
+ */
 export interface ServerTestOptions extends SuiteOptions {
   /** Time for the TCP connect plus the opening handshake of each case. Default 5000 ms. */
   connectTimeout?: number;
@@ -131,7 +170,16 @@ export async function testServer(url: string, options: ServerTestOptions = {}): 
   return report;
 }
 
-/** Options of {@link startClientSuite}. */
+/**
+ * Options of {@link startClientSuite}.
+ * @example
+ * ```ts
+ * import { startClientSuite, type ClientSuiteOptions } from 'fullduplex/conformance';
+ *
+ * const options: ClientSuiteOptions = { host: '0.0.0.0', port: 9001, exclude: '9' };
+ * const suite = await startClientSuite(options);
+ * ```
+ */
 export interface ClientSuiteOptions extends SuiteOptions {
   /** Interface to listen on. Default `127.0.0.1`. */
   host?: string;
@@ -139,7 +187,18 @@ export interface ClientSuiteOptions extends SuiteOptions {
   port?: number;
 }
 
-/** A running fuzzing server: the client suite, waiting for clients. */
+/**
+ * A running fuzzing server: the client suite, waiting for clients.
+ * @example
+ * ```ts
+ * import { startClientSuite, type ClientSuite } from 'fullduplex/conformance';
+ *
+ * const suite: ClientSuite = await startClientSuite({ cases: '1.1' });
+ * console.log(suite.url, suite.cases.map((c) => c.id));
+ * const run = await suite.nextReport(); // the next agent that reports
+ * await suite.close();
+ * ```
+ */
 export interface ClientSuite {
   /** Base URL for clients, e.g. `ws://127.0.0.1:40123`. */
   readonly url: string;
@@ -197,7 +256,26 @@ export async function startClientSuite(options: ClientSuiteOptions = {}): Promis
   };
 }
 
-/** Options of {@link testClient}. */
+/**
+ * Options of {@link testClient}.
+ * @example
+ * ```ts
+ * import { connect } from 'fullduplex';
+ * import { testClient, type ClientTestOptions } from 'fullduplex/conformance';
+ *
+ * const options: ClientTestOptions = { agent: 'my-client', cases: '1,2', reportTimeout: 5_000 };
+ * const run = await testClient(async (url, agent) => {
+ *   const count = Number(await (await connect(`${url}/getCaseCount`)).recv());
+ *   for (let n = 1; n <= count; n++) {
+ *     const ws = await connect(`${url}/runCase?case=${n}&agent=${agent}`);
+ *     try {
+ *       for await (const message of ws) await ws.send(message);
+ *     } catch {} // cases end in every possible way
+ *   }
+ *   await (await connect(`${url}/updateReports?agent=${agent}`)).close();
+ * }, options);
+ * ```
+ */
 export interface ClientTestOptions extends ClientSuiteOptions {
   /** Agent name passed to the client and expected in `/updateReports`. Default `client`. */
   agent?: string;

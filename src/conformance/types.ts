@@ -13,10 +13,27 @@ import type { HandshakeProbe } from './handshake-probe.js';
  * - `INFORMATIONAL`: the RFC leaves it open; reported for comparison, never a failure.
  * - `UNIMPLEMENTED`: an optional feature the target does not offer (permessage-deflate).
  * - `FAILED`: the target broke a MUST of RFC 6455.
+ * @example
+ * ```ts
+ * import { testServer, type Verdict } from 'fullduplex/conformance';
+ *
+ * const run = await testServer('ws://127.0.0.1:9001/', { cases: '1,2' });
+ * const acceptable = new Set<Verdict>(['OK', 'NON-STRICT', 'INFORMATIONAL']);
+ * const bad = run.results.filter((r) => !acceptable.has(r.verdict));
+ * ```
  */
 export type Verdict = 'OK' | 'NON-STRICT' | 'INFORMATIONAL' | 'UNIMPLEMENTED' | 'FAILED';
 
-/** Every verdict, best first; used for ordering and summaries. */
+/**
+ * Every verdict, best first; used for ordering and summaries.
+ * @example
+ * ```ts
+ * import { VERDICTS, testServer } from 'fullduplex/conformance';
+ *
+ * const run = await testServer('ws://127.0.0.1:9001/', { cases: '1' });
+ * for (const verdict of VERDICTS) console.log(verdict, run.results.filter((r) => r.verdict === verdict).length);
+ * ```
+ */
 export const VERDICTS: readonly Verdict[] = ['OK', 'NON-STRICT', 'INFORMATIONAL', 'UNIMPLEMENTED', 'FAILED'];
 
 /** What a case saw the target do (Autobahn's `received` list), or a marker the case recorded. */
@@ -36,15 +53,35 @@ export interface ExpectedClose {
   requireClean: boolean;
 }
 
-/** Which side of a connection the target plays: a server we connect to, or a client that connects to us. */
+/**
+ * Which side of a connection the target plays: a server we connect to, or a client that connects to us.
+ * @example
+ * ```ts
+ * import { listCases, type TargetRole } from 'fullduplex/conformance';
+ *
+ * const role: TargetRole = 'client';
+ * console.log(listCases(role).length); // the client suite has no H (handshake) section
+ * ```
+ */
 export type TargetRole = 'server' | 'client';
 
-/** One line of a case's transcript, in short form. */
+/**
+ * One line of a case's transcript, in short form.
+ * @example
+ * ```ts
+ * import { testServer, type LogEntry } from 'fullduplex/conformance';
+ *
+ * const run = await testServer('ws://127.0.0.1:9001/', { cases: '5.1' });
+ * const print = (entry: LogEntry) => console.log(`${entry.at} ms ${entry.dir} ${entry.text}`);
+ * run.results[0]!.log.forEach(print);
+ * ```
+ */
 export interface LogEntry {
   /** Milliseconds since the case started. */
   at: number;
   /** `>` sent by the suite, `<` received from the target, `*` a note (TCP events, waits, verdict input). */
   dir: '>' | '<' | '*';
+  /** What happened, in short form: a frame, a TCP event or a note. */
   text: string;
 }
 
@@ -84,12 +121,26 @@ export interface HandshakeCase {
 
 export type ConformanceCase = WsCase | HandshakeCase;
 
-/** The outcome of one case. */
+/**
+ * The outcome of one case.
+ * @example
+ * ```ts
+ * import { testServer, type CaseResult } from 'fullduplex/conformance';
+ *
+ * const onResult = (r: CaseResult) => console.log(r.id, r.verdict, r.reason, r.remoteCloseCode, r.closedBy);
+ * await testServer('ws://127.0.0.1:9001/', { cases: '7', onResult });
+ * ```
+ */
 export interface CaseResult {
+  /** Case id, e.g. `5.19`. */
   id: string;
+  /** What the case sends. */
   description: string;
+  /** What the target must do. */
   expectation: string;
+  /** The judgement, see {@link Verdict}. */
   verdict: Verdict;
+  /** Why this verdict, in one line. */
   reason: string;
   /** Wall time of the case in ms. */
   duration: number;
@@ -103,13 +154,25 @@ export interface CaseResult {
   log: LogEntry[];
 }
 
-/** A whole run: target, options and results in case order. */
+/**
+ * A whole run: target, options and results in case order.
+ * @example
+ * ```ts
+ * import { testServer, type RunReport } from 'fullduplex/conformance';
+ *
+ * const run: RunReport = await testServer('ws://127.0.0.1:9001/', { exclude: '9,12,13' });
+ * console.log(`${run.mode} ${run.target}: ${run.results.length} cases in ${run.duration} ms (started ${run.startedAt})`);
+ * ```
+ */
 export interface RunReport {
   /** `server` when a server was tested, `client` when a client (agent) was. */
   mode: TargetRole;
   /** URL of the tested server, or the agent name of the tested client. */
   target: string;
+  /** When the run started, ISO 8601. */
   startedAt: string;
+  /** Wall time of the whole run in ms. */
   duration: number;
+  /** One result per selected case, in case order. */
   results: CaseResult[];
 }

@@ -12,6 +12,19 @@ import { Utf8Validator } from './utf8.js';
  * Payload buffers may be views into the chunk passed to {@link FrameParser.push}; they stay valid
  * because the parser never writes to a chunk after it has returned (it only unmasks in place
  * before delivering).
+ * @example
+ * ```ts
+ * import { FrameParser, type FrameSink } from 'fullduplex/frame';
+ *
+ * const sink: FrameSink = {
+ *   onMessage: (data, isBinary) => console.log(isBinary ? data : data.toString()), // text is validated UTF-8
+ *   onPing: (payload) => console.log('ping', payload),
+ *   onPong() {},
+ *   onClose: (code, reason) => console.log('close frame', code, reason),
+ *   onError: (error) => console.log('fail with', error.closeCode, error.message),
+ * };
+ * const parser = new FrameParser(sink, { role: 'client' });
+ * ```
  */
 export interface FrameSink {
   /**
@@ -33,7 +46,16 @@ export interface FrameSink {
   onError(error: ProtocolError): void;
 }
 
-/** Options of a {@link FrameParser}. */
+/**
+ * Options of a {@link FrameParser}.
+ * @example
+ * ```ts
+ * import { FrameParser, type FrameParserOptions } from 'fullduplex/frame';
+ *
+ * const options: FrameParserOptions = { role: 'server', maxMessageSize: 64 * 1024 };
+ * const parser = new FrameParser(sink, options);
+ * ```
+ */
 export interface FrameParserOptions {
   /**
    * Which side we are. A server requires every frame to be masked; a client requires that none is
@@ -46,7 +68,16 @@ export interface FrameParserOptions {
   extensions?: readonly Extension[];
 }
 
-/** Default for {@link FrameParserOptions.maxMessageSize}: 16 MiB. */
+/**
+ * Default for {@link FrameParserOptions.maxMessageSize}: 16 MiB.
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_MESSAGE_SIZE, FrameParser } from 'fullduplex/frame';
+ *
+ * // Four times the default limit.
+ * const parser = new FrameParser(sink, { role: 'server', maxMessageSize: 4 * DEFAULT_MAX_MESSAGE_SIZE });
+ * ```
+ */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 
 const enum State {
@@ -83,6 +114,25 @@ const FastBuffer = (Buffer as unknown as { [Symbol.species]: new (buffer: ArrayB
  * - Fails fast: every violation is reported the moment the bytes that prove it arrive — the size
  *   limit from the frame header before any payload is buffered, invalid UTF-8 at the first bad
  *   byte even mid-frame — with the close code the connection must be failed with.
+ * @example
+ * ```ts
+ * import { FrameParser, encodeFrame, Opcode } from 'fullduplex/frame';
+ *
+ * const parser = new FrameParser(
+ *   {
+ *     onMessage: (data, isBinary) => console.log(isBinary, data.toString()), // false 'hi'
+ *     onPing() {},
+ *     onPong() {},
+ *     onClose() {},
+ *     onError: (error) => console.error(error.closeCode),
+ *   },
+ *   { role: 'client' },
+ * );
+ * // Bytes may arrive split anywhere: the parser keeps at most a partial header between chunks.
+ * const bytes = Buffer.concat(encodeFrame({ fin: true, opcode: Opcode.TEXT }, Buffer.from('hi')));
+ * parser.push(bytes.subarray(0, 1));
+ * parser.push(bytes.subarray(1));
+ * ```
  */
 export class FrameParser {
   private state = State.HEADER;

@@ -11,15 +11,48 @@ import { rejectResponse, type HandshakeResponse, type UpgradeRequest } from './s
 /**
  * An HTTP/2 request header block as `node:http2` hands it over: pseudo-headers (`:method`,
  * `:protocol`, `:scheme`, `:path`, `:authority`) and lowercase regular headers.
+ * @example
+ * ```ts
+ * import type { Http2RequestHeaders } from 'fullduplex/handshake';
+ *
+ * const headers: Http2RequestHeaders = {
+ *   ':method': 'CONNECT',
+ *   ':protocol': 'websocket',
+ *   ':scheme': 'https',
+ *   ':path': '/chat',
+ *   ':authority': 'example.com',
+ *   'sec-websocket-version': '13',
+ * };
+ * ```
  */
 export type Http2RequestHeaders = Readonly<Record<string, string | string[] | number | undefined>>;
 
-/** Outcome of {@link checkExtendedConnect}: the request as the rest of the handshake sees it, or the refusal. */
+/**
+ * Outcome of {@link checkExtendedConnect}: the request as the rest of the handshake sees it, or the refusal.
+ * @example
+ * ```ts
+ * import { checkExtendedConnect, http2ResponseHeaders, type Http2Check } from 'fullduplex/handshake';
+ *
+ * const check: Http2Check = checkExtendedConnect(headers, { connectProtocolEnabled: true });
+ * if (check.ok) console.log(check.request.target);
+ * else stream.respond(http2ResponseHeaders(check.response), { endStream: true }); // check.reason says why
+ * ```
+ */
 export type Http2Check =
   | { ok: true; request: UpgradeRequest }
   | { ok: false; response: HandshakeResponse; reason: string };
 
-/** What the server itself advertised, which changes what a request may carry. */
+/**
+ * What the server itself advertised, which changes what a request may carry.
+ * @example
+ * ```ts
+ * import { checkExtendedConnect, type ExtendedConnectContext } from 'fullduplex/handshake';
+ *
+ * // node:http2 servers created with settings: { enableConnectProtocol: true } sent the setting.
+ * const context: ExtendedConnectContext = { connectProtocolEnabled: true };
+ * const check = checkExtendedConnect(headers, context);
+ * ```
+ */
 export interface ExtendedConnectContext {
   /**
    * Whether SETTINGS_ENABLE_CONNECT_PROTOCOL was sent on this connection. Without it `:protocol`
@@ -89,6 +122,13 @@ export function checkExtendedConnect(headers: Http2RequestHeaders, context: Exte
  * The request as an {@link UpgradeRequest}: regular headers joined as HTTP/1.1 would (`, `,
  * cookies with `; ` per RFC 9113 §8.2.3), `host` from `:authority` when absent, pseudo-headers
  * left out.
+ * @example
+ * ```ts
+ * import { fromHttp2Headers } from 'fullduplex/handshake';
+ *
+ * const request = fromHttp2Headers({ ':method': 'CONNECT', ':path': '/chat', ':authority': 'example.com', cookie: ['a=1', 'b=2'] });
+ * // { method: 'CONNECT', target: '/chat', httpVersion: '2.0', headers: { cookie: 'a=1; b=2', host: 'example.com' } }
+ * ```
  */
 export function fromHttp2Headers(headers: Http2RequestHeaders): UpgradeRequest {
   const plain: Record<string, string | undefined> = Object.create(null);

@@ -126,12 +126,30 @@ export type ServerHandshakeResult =
 /**
  * What a request negotiated, independent of how it arrived (HTTP/1.1 upgrade or HTTP/2 extended
  * CONNECT): the subprotocol and the extensions, or the error response that refuses it.
+ * @example
+ * ```ts
+ * import { negotiate, type Negotiation } from 'fullduplex/handshake';
+ *
+ * const result: Negotiation = negotiate(request, { selectProtocol: (offered) => (offered.includes('v2') ? 'v2' : null) });
+ * if (result.ok) console.log(result.protocol, result.extensions);
+ * else console.log(result.response.status, result.reason);
+ * ```
  */
 export type Negotiation =
   | { ok: true; protocol: string | null; offeredProtocols: string[]; extensions: ExtensionOffer[]; extensionObjects: Extension[] }
   | { ok: false; response: HandshakeResponse; reason: string };
 
-/** Outcome of {@link checkHttp1Upgrade}: the `Sec-WebSocket-Accept` value, or the refusal. */
+/**
+ * Outcome of {@link checkHttp1Upgrade}: the `Sec-WebSocket-Accept` value, or the refusal.
+ * @example
+ * ```ts
+ * import { checkHttp1Upgrade, serializeResponse, type Http1Check } from 'fullduplex/handshake';
+ *
+ * const check: Http1Check = checkHttp1Upgrade(request);
+ * if (!check.ok) socket.end(serializeResponse(check.response));
+ * else console.log('Sec-WebSocket-Accept:', check.accept);
+ * ```
+ */
 export type Http1Check = { ok: true; accept: string } | { ok: false; response: HandshakeResponse; reason: string };
 
 /**

@@ -10,7 +10,18 @@
  *   `ssubscribe`/`spublish`.
  */
 
-/** A client of either library (checked at runtime: `isReady` for node-redis, `status` for ioredis). */
+/**
+ * A client of either library (checked at runtime: `isReady` for node-redis, `status` for ioredis).
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * import { redisBackplane } from 'fullduplex/redis';
+ *
+ * // node-redis and ioredis clients both qualify; the shape is checked at runtime.
+ * const publisher = new Redis(process.env.REDIS_URL!);
+ * const backplane = redisBackplane({ publisher, subscriber: publisher.duplicate() });
+ * ```
+ */
 export type RedisClientLike = object;
 
 /** Handles inbound messages; `channel` arrives as a Buffer (or a string from some clients). */

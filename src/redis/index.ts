@@ -32,7 +32,16 @@ import { adaptClient, type ClientAdapter, type RedisClientLike } from './clients
 export type { RedisClientLike } from './clients.js';
 export type { DriverStats } from '../backplane/node.js';
 
-/** Options of {@link redisBackplane}. */
+/**
+ * Options of {@link redisBackplane}.
+ * @example
+ * ```ts
+ * import { redisBackplane, type RedisBackplaneOptions } from 'fullduplex/redis';
+ *
+ * const options: RedisBackplaneOptions = { publisher, subscriber, prefix: 'chat', sharded: true, linger: 5_000 };
+ * const server = await serve(handler, { backplane: redisBackplane(options) });
+ * ```
+ */
 export interface RedisBackplaneOptions {
   /** Client for PUBLISH (a normal connection). */
   publisher: RedisClientLike;
@@ -60,12 +69,36 @@ export interface RedisBackplaneOptions {
 /** Channels per SUBSCRIBE command when (re)subscribing many topics at once. */
 const BATCH = 512;
 
-/** Creates a Redis backplane for `serve(handler, { backplane })` from your own two clients. */
+/**
+ * Creates a Redis backplane for `serve(handler, { backplane })` from your own two clients.
+ * @example
+ * ```ts
+ * import { createClient } from 'redis';
+ * import { serve } from 'fullduplex';
+ * import { redisBackplane } from 'fullduplex/redis';
+ *
+ * const publisher = await createClient({ url: 'redis://127.0.0.1:6379' }).on('error', console.error).connect();
+ * const subscriber = await publisher.duplicate().on('error', console.error).connect();
+ * const server = await serve((ws) => void ws.subscribe('news'), { port: 8080, backplane: redisBackplane({ publisher, subscriber }) });
+ * server.publish('news', 'reaches subscribers on every node');
+ * ```
+ */
 export function redisBackplane(options: RedisBackplaneOptions): RedisBackplane {
   return new RedisBackplane(options);
 }
 
-/** The Redis {@link Backplane}; see the module documentation. */
+/**
+ * The Redis {@link Backplane}; see the module documentation.
+ * @example
+ * ```ts
+ * import { redisBackplane } from 'fullduplex/redis';
+ *
+ * const backplane = redisBackplane({ publisher, subscriber });
+ * const server = await serve(handler, { backplane });
+ * console.log(backplane.nodeId, backplane.stats());
+ * await server.close(); // closes the backplane too: it unsubscribes, the two clients stay open
+ * ```
+ */
 export class RedisBackplane implements Backplane {
   /** This node's origin id, hex (as in `gap` events of other nodes). */
   readonly nodeId: string;
