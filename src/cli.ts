@@ -10,11 +10,11 @@ import { runConformanceCli } from './conformance/cli.js';
 import { WebSocketServer, type ServerOptions } from './server/server.js';
 
 const USAGE = `Usage:
-  fullduplex echo      [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE | --h2c] [--max-message BYTES]
-  fullduplex broadcast [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE | --h2c] [--max-message BYTES]
+  fullduplex echo      [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE | --h2c] [--max-message BYTES] [--deflate]
+  fullduplex broadcast [--host 127.0.0.1] [--port 9001] [--tls-cert FILE --tls-key FILE | --h2c] [--max-message BYTES] [--deflate]
       With TLS, one port serves HTTP/1.1 upgrades and HTTP/2 extended CONNECT (RFC 8441, ALPN h2);
       --h2c serves cleartext HTTP/2 with prior knowledge instead of HTTP/1.1.
-  fullduplex connect   <ws://host:port/path> [--protocol NAME]... [--header "Name: value"]... [--ca FILE] [--insecure] [--close-timeout MS]
+  fullduplex connect   <ws://host:port/path> [--protocol NAME]... [--header "Name: value"]... [--ca FILE] [--insecure] [--close-timeout MS] [--no-deflate]
   fullduplex conformance server <ws://host:port/path> | client [--port 9001] | agent <ws://host:port> | self  (--help for options)
 `;
 
@@ -56,6 +56,7 @@ function serverOptions(args: string[]): ServerOptions {
       'tls-key': { type: 'string' },
       'max-message': { type: 'string' },
       h2c: { type: 'boolean', default: false },
+      deflate: { type: 'boolean', default: false },
     },
   });
   const options: ServerOptions = { host: values.host, port: Number(values.port), pingInterval: 0 };
@@ -68,6 +69,8 @@ function serverOptions(args: string[]): ServerOptions {
   }
   if (values.h2c) options.h2c = true;
   if (values['max-message']) options.maxMessageSize = Number(values['max-message']);
+  // permessage-deflate with the server defaults (12-bit windows, memLevel 5, context takeover).
+  if (values.deflate) options.perMessageDeflate = true;
   return options;
 }
 
@@ -104,6 +107,7 @@ async function runClient(args: string[]): Promise<number> {
       ca: { type: 'string' },
       insecure: { type: 'boolean', default: false },
       'close-timeout': { type: 'string', default: '5000' },
+      'no-deflate': { type: 'boolean', default: false },
     },
   });
   const url = positionals[0];
@@ -121,11 +125,16 @@ async function runClient(args: string[]): Promise<number> {
     // At the end of input we start the close handshake and keep printing what arrives until the
     // server's close frame, for at most this long.
     closeTimeout,
+    // permessage-deflate is offered by default, as browsers do.
+    ...(values['no-deflate'] ? { perMessageDeflate: false } : {}),
     ...(values.protocol ? { protocols: values.protocol } : {}),
     tls: { ...(values.ca ? { ca: readFileSync(values.ca) } : {}), rejectUnauthorized: !values.insecure },
   });
   const interactive = process.stdin.isTTY === true;
-  if (interactive) process.stderr.write(`Connected to ${url}${ws.protocol ? ` (${ws.protocol})` : ''}. Ctrl-D to quit.\n`);
+  if (interactive) {
+    const details = [ws.protocol, ws.extensions].filter((part) => part !== '').join('; ');
+    process.stderr.write(`Connected to ${url}${details ? ` (${details})` : ''}. Ctrl-D to quit.\n`);
+  }
   ws.on('message', (data, isBinary) => {
     process.stdout.write(isBinary ? `< (binary ${data.length} bytes) ${(data as Buffer).toString('hex')}\n` : `< ${String(data)}\n`);
   });
