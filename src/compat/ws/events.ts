@@ -5,7 +5,16 @@
 
 const kTarget = Symbol('fullduplex.ws.target');
 
-/** A DOM-like event: `type` and `target`. */
+/**
+ * A DOM-like event: `type` and `target`.
+ * @example
+ * ```ts
+ * import WebSocket from 'fullduplex/ws';
+ *
+ * const ws = new WebSocket('ws://127.0.0.1:8080/');
+ * ws.addEventListener('open', (event) => console.log(event.type, event.target === ws)); // 'open' true
+ * ```
+ */
 export class Event {
   readonly type: string;
   /** @internal */
@@ -21,7 +30,16 @@ export class Event {
   }
 }
 
-/** A `message` event: text arrives as a string, binary as the socket's `binaryType`. */
+/**
+ * A `message` event: text arrives as a string, binary as the socket's `binaryType`.
+ * @example
+ * ```ts
+ * import WebSocket from 'fullduplex/ws';
+ *
+ * const ws = new WebSocket('ws://127.0.0.1:8080/');
+ * ws.onmessage = (event) => console.log(event.data); // a string for text, a Buffer for binary
+ * ```
+ */
 export class MessageEvent extends Event {
   readonly data: unknown;
 
@@ -31,7 +49,16 @@ export class MessageEvent extends Event {
   }
 }
 
-/** A `close` event. */
+/**
+ * A `close` event.
+ * @example
+ * ```ts
+ * import WebSocket from 'fullduplex/ws';
+ *
+ * const ws = new WebSocket('ws://127.0.0.1:8080/');
+ * ws.onclose = (event) => console.log(event.code, event.reason, event.wasClean);
+ * ```
+ */
 export class CloseEvent extends Event {
   readonly code: number;
   readonly reason: string;
@@ -45,7 +72,16 @@ export class CloseEvent extends Event {
   }
 }
 
-/** An `error` event carrying the error. */
+/**
+ * An `error` event carrying the error.
+ * @example
+ * ```ts
+ * import WebSocket from 'fullduplex/ws';
+ *
+ * const ws = new WebSocket('ws://127.0.0.1:1/'); // nothing listens there
+ * ws.onerror = (event) => console.log(event.message, event.error);
+ * ```
+ */
 export class ErrorEvent extends Event {
   readonly error: unknown;
   readonly message: string;

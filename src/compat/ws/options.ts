@@ -10,6 +10,17 @@ import type { ClientExtension, ServerExtension } from '../../frame/extension.js'
  * `ws`'s `perMessageDeflate` options, mapped onto fullduplex's permessage-deflate extension
  * (`src/extensions`). `zlibInflateOptions` and `concurrencyLimit` are accepted and ignored: our
  * inflater is budgeted per piece, and compression runs synchronously per frame.
+ * @example
+ * ```ts
+ * import { WebSocketServer, type PerMessageDeflateOptions } from 'fullduplex/ws';
+ *
+ * const perMessageDeflate: PerMessageDeflateOptions = {
+ *   zlibDeflateOptions: { level: 3 },
+ *   clientNoContextTakeover: true,
+ *   threshold: 1024,
+ * };
+ * const wss = new WebSocketServer({ port: 8080, perMessageDeflate });
+ * ```
  */
 export interface PerMessageDeflateOptions {
   serverNoContextTakeover?: boolean;

@@ -11,7 +11,16 @@ import { netTransport, type PeerInfo, type Transport } from '../../io/transport.
 import { serverDeflate, type PerMessageDeflateOptions } from './options.js';
 import { WebSocket } from './websocket.js';
 
-/** What `verifyClient` receives. */
+/**
+ * What `verifyClient` receives.
+ * @example
+ * ```ts
+ * import { WebSocketServer, type VerifyClientInfo } from 'fullduplex/ws';
+ *
+ * const fromOurSite = (info: VerifyClientInfo) => info.secure && info.origin === 'https://example.com';
+ * const wss = new WebSocketServer({ port: 8080, verifyClient: fromOurSite });
+ * ```
+ */
 export interface VerifyClientInfo {
   /** The `Origin` header (`Sec-WebSocket-Origin` for version 8). */
   origin: string | undefined;
@@ -21,10 +30,38 @@ export interface VerifyClientInfo {
   req: IncomingMessage;
 }
 
-/** The asynchronous `verifyClient` callback: refuse with `code` (default 401), `message` and `headers`. */
+/**
+ * The asynchronous `verifyClient` callback: refuse with `code` (default 401), `message` and `headers`.
+ * @example
+ * ```ts
+ * import { WebSocketServer, type VerifyClientCallback, type VerifyClientInfo } from 'fullduplex/ws';
+ *
+ * const wss = new WebSocketServer({
+ *   port: 8080,
+ *   verifyClient(info: VerifyClientInfo, done: VerifyClientCallback) {
+ *     checkToken(info.req.headers.authorization).then(
+ *       (ok) => (ok ? done(true) : done(false, 401, 'Unauthorized', { 'WWW-Authenticate': 'Bearer' })),
+ *       () => done(false, 500),
+ *     );
+ *   },
+ * });
+ * ```
+ */
 export type VerifyClientCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string | number>) => void;
 
-/** Options of {@link WebSocketServer}, as `ws` documents them. */
+/**
+ * Options of {@link WebSocketServer}, as `ws` documents them.
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { WebSocketServer, type ServerOptions } from 'fullduplex/ws';
+ *
+ * const server = createServer();
+ * const options: ServerOptions = { server, path: '/ws', maxPayload: 1024 * 1024, perMessageDeflate: true };
+ * const wss = new WebSocketServer(options);
+ * server.listen(8080);
+ * ```
+ */
 export interface ServerOptions {
   /** Accepted for compatibility (the session's own reader is used). */
   allowSynchronousEvents?: boolean;
@@ -58,7 +95,18 @@ export interface ServerOptions {
   WebSocket?: typeof WebSocket;
 }
 
-/** Events of a {@link WebSocketServer}. */
+/**
+ * Events of a {@link WebSocketServer}.
+ * @example
+ * ```ts
+ * import { WebSocketServer } from 'fullduplex/ws';
+ *
+ * const wss = new WebSocketServer({ port: 8080 });
+ * wss.on('headers', (headers) => headers.push('Set-Cookie: seen=1'));
+ * wss.on('connection', (ws, request) => ws.send(`hello ${request.socket.remoteAddress}`));
+ * wss.on('wsClientError', (error, socket) => socket.destroy());
+ * ```
+ */
 export interface ServerEvents {
   connection: [socket: WebSocket, request: IncomingMessage];
   error: [error: Error];

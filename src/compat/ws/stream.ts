@@ -5,6 +5,15 @@ import { WebSocket, type RawData } from './websocket.js';
  * Wraps a `ws` face socket in a Duplex stream, as `ws`'s `createWebSocketStream`: messages are
  * pushed as chunks (reading pauses the socket when the stream's buffer is full), writes are
  * sent as messages, ending the stream closes the socket, destroying it terminates the socket.
+ * @example
+ * ```ts
+ * import { pipeline } from 'node:stream/promises';
+ * import WebSocket, { createWebSocketStream } from 'fullduplex/ws';
+ *
+ * const ws = new WebSocket('ws://127.0.0.1:8080/upload');
+ * const duplex = createWebSocketStream(ws);
+ * await pipeline(process.stdin, duplex, process.stdout); // lines out as messages, messages in as chunks
+ * ```
  */
 export function createWebSocketStream(ws: WebSocket, options?: DuplexOptions): Duplex {
   let terminateOnDestroy = true;

@@ -22,14 +22,60 @@ import type { WebSocketServer } from './server.js';
 import type { createWebSocketStream } from './stream.js';
 import { initAsClient } from './client.js';
 
-/** What `binaryType` may be: how binary messages are delivered. */
+/**
+ * What `binaryType` may be: how binary messages are delivered.
+ * @example
+ * ```ts
+ * import WebSocket, { type BinaryType } from 'fullduplex/ws';
+ *
+ * const ws = new WebSocket('ws://127.0.0.1:8080/');
+ * const binaryType: BinaryType = 'arraybuffer';
+ * ws.binaryType = binaryType;
+ * ws.on('message', (data, isBinary) => console.log(isBinary ? (data as ArrayBuffer).byteLength : String(data)));
+ * ```
+ */
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
-/** A received message: a Buffer (text too), an ArrayBuffer or an array of Buffers, per `binaryType`. */
+/**
+ * A received message: a Buffer (text too), an ArrayBuffer or an array of Buffers, per `binaryType`.
+ * @example
+ * ```ts
+ * import WebSocket, { type RawData } from 'fullduplex/ws';
+ *
+ * const ws = new WebSocket('ws://127.0.0.1:8080/');
+ * ws.on('message', (data: RawData, isBinary: boolean) => {
+ *   if (!isBinary) console.log(data.toString()); // text arrives as a Buffer too, as in ws
+ * });
+ * ```
+ */
 export type RawData = Buffer | ArrayBuffer | Buffer[];
-/** What `send()` accepts (numbers are sent as their decimal text, as `ws` does). */
+/**
+ * What `send()` accepts (numbers are sent as their decimal text, as `ws` does).
+ * @example
+ * ```ts
+ * import WebSocket, { type Data } from 'fullduplex/ws';
+ *
+ * const ws = new WebSocket('ws://127.0.0.1:8080/');
+ * const payloads: Data[] = ['text', Buffer.from([1, 2, 3]), new ArrayBuffer(8)];
+ * ws.on('open', () => payloads.forEach((data) => ws.send(data)));
+ * ```
+ */
 export type Data = string | Buffer | ArrayBuffer | Buffer[];
 
-/** Options of the client constructor: `ws`'s, plus everything `http.request`/`https.request` take. */
+/**
+ * Options of the client constructor: `ws`'s, plus everything `http.request`/`https.request` take.
+ * @example
+ * ```ts
+ * import WebSocket, { type ClientOptions } from 'fullduplex/ws';
+ *
+ * const options: ClientOptions = {
+ *   headers: { authorization: 'Bearer abc' },
+ *   handshakeTimeout: 5_000,
+ *   maxPayload: 1024 * 1024,
+ *   perMessageDeflate: false,
+ * };
+ * const ws = new WebSocket('wss://example.com/feed', ['v1'], options);
+ * ```
+ */
 export interface ClientOptions extends Omit<ClientRequestArgs, 'timeout'>, Pick<TlsConnectionOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'servername' | 'rejectUnauthorized' | 'checkServerIdentity' | 'ciphers' | 'minVersion' | 'maxVersion'> {
   /** Answer pings automatically. Default true. */
   autoPong?: boolean;
@@ -57,7 +103,19 @@ export interface ClientOptions extends Omit<ClientRequestArgs, 'timeout'>, Pick<
   skipUTF8Validation?: boolean;
 }
 
-/** Events of a `ws` WebSocket, with their arguments. */
+/**
+ * Events of a `ws` WebSocket, with their arguments.
+ * @example
+ * ```ts
+ * import WebSocket from 'fullduplex/ws';
+ *
+ * const ws = new WebSocket('ws://127.0.0.1:8080/');
+ * ws.on('open', () => ws.ping());
+ * ws.on('pong', (data) => console.log('pong', data));
+ * ws.on('close', (code, reason) => console.log(code, reason.toString()));
+ * ws.on('unexpected-response', (request, response) => console.log('status', response.statusCode));
+ * ```
+ */
 export interface WebSocketEvents {
   open: [];
   message: [data: RawData, isBinary: boolean];
