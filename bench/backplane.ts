@@ -473,11 +473,13 @@ async function s2(redis: Redis): Promise<void> {
     const dropped = after[0]!.dropped! - before[0]!.dropped!;
     console.log(`  S2 forward at ${rate} msg/s: sent ${n}, received ${received}, dropped ${dropped}, gaps ${after[1]!.gaps! - before[1]!.gaps!}, ${((cpu1 - cpu0) / n).toFixed(1)} µs CPU/msg (both nodes)`);
     if (loss !== 0 || dropped !== 0) break;
-    best = rate;
-    cpuAt = { rate, micros: (cpu1 - cpu0) / n };
+    // The achieved rate: the publisher may not keep up with the nominal one on a busy box.
+    best = Math.max(best, n);
+    cpuAt = { rate: n, micros: (cpu1 - cpu0) / n };
+    if (n < rate * 0.9) break; // the publisher is saturated: a higher step would only measure that
   }
   rs.destroy();
-  row('T4', 'S2 highest rate forwarded with 0 loss (64 B, node-redis)', `${best} msg/s`, '≥ 25,000 msg/s', best >= 25_000);
+  row('T4', 'S2 highest rate forwarded with 0 loss (64 B, node-redis; achieved, not nominal)', `${best} msg/s`, '≥ 25,000 msg/s', best >= 25_000);
   await Promise.all([a.stop(), b.stop()]);
 
   const bare = await bareHop(redis);
