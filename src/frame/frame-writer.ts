@@ -23,6 +23,8 @@ const REFERENCE_THRESHOLD = 4 * 1024;
 /** Strings this short encode to at most 3 × 41 = 123 bytes, so their header length is known up front. */
 const SHORT_STRING = 41;
 
+const NO_CHUNKS = Object.freeze([]) as unknown as Buffer[];
+
 const frameFields: FrameHeaderFields = { fin: true, rsv: 0, opcode: 0 };
 
 /**
@@ -53,7 +55,8 @@ export class FrameWriter {
   private start = 0;
   /** Write position in `slab`. */
   private position = 0;
-  private readonly chunks: Buffer[] = [];
+  /** Buffers of the batch so far; the shared empty list until the first one (idle connections hold none). */
+  private chunks: Buffer[] = NO_CHUNKS;
   private pending = 0;
   /** Open region of a shared buffer (see {@link writeShared}); null when none is open. */
   private shared: Buffer | null = null;
@@ -90,7 +93,7 @@ export class FrameWriter {
       const slab = this.reserve(size);
       this.position = writeHeader(slab, this.position, frameFields, length, null);
       this.closeRegion();
-      this.chunks.push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length));
+      this.batch().push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length));
       this.pending += size + length;
       return;
     }
@@ -101,7 +104,7 @@ export class FrameWriter {
       writeHeader(frame, 0, frameFields, length, this.maskSource);
       frame.set(payload, size);
       if (masked && length > 0) applyMask(frame.subarray(size), frame.subarray(size - 4, size));
-      this.chunks.push(frame);
+      this.batch().push(frame);
       this.pending += size + length;
       return;
     }
@@ -122,7 +125,7 @@ export class FrameWriter {
     const length = bytes.length;
     if (length > COPY_THRESHOLD) {
       this.closeRegion();
-      this.chunks.push(bytes);
+      this.batch().push(bytes);
     } else {
       const slab = this.reserve(length);
       bytes.copy(slab, this.position);
@@ -155,9 +158,10 @@ export class FrameWriter {
    */
   take(): Buffer[] {
     this.closeRegion();
-    const out = this.chunks.splice(0, this.chunks.length);
+    const out = this.chunks;
+    this.chunks = NO_CHUNKS;
     this.pending = 0;
-    return out;
+    return out === NO_CHUNKS ? [] : out;
   }
 
   /** Like {@link take}, but joins the batch into a single buffer (copying only if it has several parts). */
@@ -221,16 +225,20 @@ export class FrameWriter {
     return fresh;
   }
 
+  private batch(): Buffer[] {
+    return this.chunks === NO_CHUNKS ? (this.chunks = []) : this.chunks;
+  }
+
   /** Moves the open region (the slab's bytes since `start`, or a shared one) into the output list. */
   private closeRegion(): void {
     // At most one region is open: a shared one, or the slab's.
     if (this.shared !== null) {
-      this.chunks.push(this.shared.subarray(this.sharedStart, this.sharedEnd));
+      this.batch().push(this.shared.subarray(this.sharedStart, this.sharedEnd));
       this.shared = null;
       return;
     }
     if (this.slab !== null && this.position > this.start) {
-      this.chunks.push(this.slab.subarray(this.start, this.position));
+      this.batch().push(this.slab.subarray(this.start, this.position));
       this.start = this.position;
     }
   }

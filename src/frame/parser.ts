@@ -88,6 +88,8 @@ const enum State {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Shared empty list: a parser allocates its lists of pieces only when a payload spans chunks or frames. */
+const NONE = Object.freeze([]) as unknown as Buffer[];
 
 /**
  * Largest frame whose buffer is allocated at its announced size when it spans chunks. Bigger
@@ -159,7 +161,7 @@ export class FrameParser {
   private payloadLength = 0;
   private payloadReceived = 0;
   /** Pieces of the current control frame, or of a huge data frame that spans chunks. */
-  private framePieces: Buffer[] = [];
+  private framePieces: Buffer[] = NONE;
   /**
    * The payload of a data frame that spans chunks, allocated at its announced size when its first
    * piece arrives: each piece is unmasked straight into it (no concatenation afterwards).
@@ -170,12 +172,13 @@ export class FrameParser {
   private messageOpcode = 0;
   /** Bytes of the current message on the wire (compressed, when an extension decodes it). */
   private messageLength = 0;
-  private messageParts: Buffer[] = [];
+  private messageParts: Buffer[] = NONE;
   /** The extension decoding the current message (its first frame had RSV bits), or null. */
   private decoder: Extension | null = null;
   /** Decoded bytes of the current message so far (only while {@link decoder} is set). */
   private decodedLength = 0;
-  private readonly utf8 = new Utf8Validator();
+  /** Created for the first text message that needs piecewise validation (memory per idle connection). */
+  private validator: Utf8Validator | null = null;
   /** Validate text incrementally (false when an extension must decode the message first). */
   private validateText = false;
 
@@ -214,9 +217,9 @@ export class FrameParser {
   /** Stops parsing: used by the connection once it has failed or closed. */
   stop(): void {
     this.state = State.DONE;
-    this.framePieces = [];
+    this.framePieces = NONE;
     this.frameBuffer = null;
-    this.messageParts = [];
+    this.messageParts = NONE;
     this.decoder = null;
   }
 
@@ -381,14 +384,15 @@ export class FrameParser {
       return pos + take;
     }
     // Text is validated piece by piece so invalid UTF-8 fails the moment it arrives.
-    if (this.opcode < 0x8 && this.validateText && !this.utf8.push(piece)) {
+    if (this.opcode < 0x8 && this.validateText && !this.utf8().push(piece)) {
       this.failUtf8();
       return chunk.length;
     }
+    if (this.framePieces === NONE) this.framePieces = [];
     this.framePieces.push(piece);
     if (!done) return pos + take;
     const pieces = this.framePieces;
-    this.framePieces = [];
+    this.framePieces = NONE;
     this.state = State.HEADER;
     this.finishFrame(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, this.payloadLength), true);
     return pos + take;
@@ -424,7 +428,7 @@ export class FrameParser {
     }
     this.payloadReceived = at + take;
     // Text is validated piece by piece so invalid UTF-8 fails the moment it arrives.
-    if (this.validateText && !this.utf8.push(new FastBuffer(frame.buffer, frame.byteOffset + at, take))) {
+    if (this.validateText && !this.utf8().push(new FastBuffer(frame.buffer, frame.byteOffset + at, take))) {
       this.failUtf8();
       return chunk.length;
     }
@@ -433,6 +437,10 @@ export class FrameParser {
     this.state = State.HEADER;
     this.finishFrame(frame, true);
     return pos + take;
+  }
+
+  private utf8(): Utf8Validator {
+    return (this.validator ??= new Utf8Validator());
   }
 
   /** Unmasks the next piece of the payload, the key rotated by the bytes already unmasked. */
@@ -468,18 +476,21 @@ export class FrameParser {
     }
     if (this.validateText && !validated && payload.length > 0) {
       // Fast path: a whole single-frame text message is checked natively in one call.
-      if (this.fin && this.messageParts.length === 0 && this.utf8.isComplete) {
+      if (this.fin && this.messageParts.length === 0 && (this.validator === null || this.validator.isComplete)) {
         if (!isUtf8(payload)) {
           this.failUtf8();
           return;
         }
-      } else if (!this.utf8.push(payload)) {
+      } else if (!this.utf8().push(payload)) {
         this.failUtf8();
         return;
       }
     }
     if (!this.fin) {
-      if (payload.length > 0) this.messageParts.push(payload);
+      if (payload.length > 0) {
+        if (this.messageParts === NONE) this.messageParts = [];
+        this.messageParts.push(payload);
+      }
       return;
     }
     this.finishMessage(payload);
@@ -492,17 +503,18 @@ export class FrameParser {
     if (parts.length > 0) {
       if (last.length > 0) parts.push(last);
       data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.decoder !== null ? this.decodedLength : this.messageLength);
-      this.messageParts = [];
+      this.messageParts = NONE;
     }
     const isText = this.messageOpcode === Opcode.TEXT;
     this.messageOpcode = 0;
     this.decoder = null;
-    if (this.validateText) {
-      if (!this.utf8.end()) {
+    const validator = this.validator;
+    if (this.validateText && validator !== null) {
+      if (!validator.end()) {
         this.failUtf8();
         return;
       }
-      this.utf8.reset();
+      validator.reset();
     }
     this.sink.onMessage(data, !isText);
   }
@@ -531,10 +543,11 @@ export class FrameParser {
         new ProtocolError('FD_ERR_MESSAGE_TOO_BIG', CloseCode.MESSAGE_TOO_BIG, `Message exceeds the limit of ${this.maxMessageSize} bytes`),
       );
     }
-    if (this.validateText && !this.utf8.push(out)) {
+    if (this.validateText && !this.utf8().push(out)) {
       this.failUtf8();
       return false;
     }
+    if (this.messageParts === NONE) this.messageParts = [];
     this.messageParts.push(out);
     return true;
   }

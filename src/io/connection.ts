@@ -89,8 +89,16 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
   readonly session: Session;
   /** @internal Set by the server so `subscribe()` works; null on client connections. */
   topicRegistry: TopicMembership | null = null;
-  /** Per-connection data for applications (user id, room, …). */
-  data: Record<string, unknown> = {};
+  private userData: Record<string, unknown> | null = null;
+
+  /** Per-connection data for applications (user id, room, …). Created on first use. */
+  get data(): Record<string, unknown> {
+    return (this.userData ??= {});
+  }
+
+  set data(value: Record<string, unknown>) {
+    this.userData = value;
+  }
 
   /** Wraps `session` and becomes its listener. Created by the server or by `connect()`. */
   constructor(session: Session) {

@@ -118,7 +118,8 @@ export class Http1Acceptor {
   }
 
   private async upgrade(request: UpgradeRequest, socket: Socket, head: Buffer, callback?: (ws: WebSocketConnection) => void): Promise<void> {
-    const peer = { get address() { return socket.remoteAddress; }, get port() { return socket.remotePort; } };
+    // The transport's own peer object (no closures over this call's scope kept per connection).
+    const { transport, peer } = netTransport(socket);
     let accept = '';
     const admission = await this.host.admit(request, peer, () => {
       const check = checkHttp1Upgrade(request);
@@ -153,8 +154,22 @@ export class Http1Acceptor {
     socket.off('error', noop);
     socket.off('close', this.onHandshakeSocketClose);
     endHandshake(this.handshaking, socket);
-    const { transport, peer: netPeer } = netTransport(socket);
-    const session = new Session(transport, { ...admission.init, peer: netPeer, head }, this.host.options);
+    const init = admission.init;
+    // Spelled out rather than spread: a literal keeps its fields in the object (no separate
+    // property array), and an empty `head` is dropped so the request's read buffer is not kept.
+    const session = new Session(
+      transport,
+      {
+        role: init.role,
+        protocol: init.protocol,
+        extensions: init.extensions,
+        extensionsHeader: init.extensionsHeader,
+        request: init.request,
+        peer,
+        head: head.length > 0 ? head : undefined,
+      },
+      this.host.options,
+    );
     socket.resume();
     this.host.adopt(session, callback);
   }

@@ -182,6 +182,12 @@ const DEFAULT_PING_INTERVAL = 20_000;
 export class WebSocketServer extends EventEmitter<ServerEvents> implements AcceptorHost {
   /** Open connections. */
   readonly clients = new Set<WebSocketConnection>();
+  /** 'close' listener shared by every connection (`this` is the connection that closed). */
+  private readonly onClientClose = ((server: WebSocketServer) =>
+    function (this: WebSocketConnection): void {
+      server.clients.delete(this);
+      server.topics.unsubscribeAll(this);
+    })(this);
   /** @internal Topic subscriptions, shared with the connections. */
   readonly topics: LocalPubSub;
   /** @internal */
@@ -388,10 +394,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Accep
     const ws = new WebSocketConnection(session);
     ws.topicRegistry = this.topics;
     this.clients.add(ws);
-    ws.once('close', () => {
-      this.clients.delete(ws);
-      this.topics.unsubscribeAll(ws);
-    });
+    // One shared listener (`this` is the connection), not a closure plus a once-wrapper per connection.
+    ws.on('close', this.onClientClose);
     callback?.(ws);
     this.emit('connection', ws);
     if (this.handler) this.runHandler(ws);
