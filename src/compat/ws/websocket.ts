@@ -128,6 +128,14 @@ export interface WebSocketEvents {
   redirect: [url: string, request: ClientRequest];
 }
 
+/** The DOM-style events and their event objects. */
+export interface DomEvents {
+  open: Event;
+  message: MessageEvent;
+  close: CloseEvent;
+  error: ErrorEvent;
+}
+
 const readyStateNames = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY = Buffer.alloc(0);
 /** Buffered bytes beyond which a send callback waits for the transport to drain. */
@@ -265,22 +273,24 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   // DOM-style event handlers -------------------------------------------------------------------
 
   /** `open` handler attribute. */
-  get onopen(): EventListenerLike | null { return this.getHandler('open'); }
-  set onopen(handler: EventListenerLike | null) { this.setHandler('open', handler); }
+  get onopen(): ((event: Event) => void) | null { return this.getHandler('open') as ((event: Event) => void) | null; }
+  set onopen(handler: ((event: Event) => void) | null) { this.setHandler('open', handler as EventListenerLike | null); }
   /** `message` handler attribute. */
-  get onmessage(): EventListenerLike | null { return this.getHandler('message'); }
-  set onmessage(handler: EventListenerLike | null) { this.setHandler('message', handler); }
+  get onmessage(): ((event: MessageEvent) => void) | null { return this.getHandler('message') as ((event: MessageEvent) => void) | null; }
+  set onmessage(handler: ((event: MessageEvent) => void) | null) { this.setHandler('message', handler as EventListenerLike | null); }
   /** `close` handler attribute. */
-  get onclose(): EventListenerLike | null { return this.getHandler('close'); }
-  set onclose(handler: EventListenerLike | null) { this.setHandler('close', handler); }
+  get onclose(): ((event: CloseEvent) => void) | null { return this.getHandler('close') as ((event: CloseEvent) => void) | null; }
+  set onclose(handler: ((event: CloseEvent) => void) | null) { this.setHandler('close', handler as EventListenerLike | null); }
   /** `error` handler attribute. */
-  get onerror(): EventListenerLike | null { return this.getHandler('error'); }
-  set onerror(handler: EventListenerLike | null) { this.setHandler('error', handler); }
+  get onerror(): ((event: ErrorEvent) => void) | null { return this.getHandler('error') as ((event: ErrorEvent) => void) | null; }
+  set onerror(handler: ((event: ErrorEvent) => void) | null) { this.setHandler('error', handler as EventListenerLike | null); }
 
   /**
    * Registers a DOM-style listener for `open`, `message`, `close` or `error` (other types are
    * ignored, as in `ws`). Adding the same listener twice has no effect.
    */
+  addEventListener<K extends keyof DomEvents>(type: K, listener: ((event: DomEvents[K]) => void) | { handleEvent(event: DomEvents[K]): void }, options?: { once?: boolean }): void;
+  addEventListener(type: string, listener: EventListenerLike, options?: { once?: boolean }): void;
   addEventListener(type: string, listener: EventListenerLike, options: { once?: boolean; [kForOnEventAttribute]?: boolean } = {}): void {
     const forAttribute = options[kForOnEventAttribute] === true;
     for (const existing of this.rawListeners(type as 'open') as WrappedListener[]) {
@@ -313,6 +323,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   /** Removes a listener added with {@link addEventListener}. */
+  removeEventListener<K extends keyof DomEvents>(type: K, listener: ((event: DomEvents[K]) => void) | { handleEvent(event: DomEvents[K]): void }): void;
+  removeEventListener(type: string, listener: EventListenerLike): void;
   removeEventListener(type: string, listener: EventListenerLike): void {
     for (const existing of this.rawListeners(type as 'open') as WrappedListener[]) {
       if (existing[kListener] === listener && !existing[kForOnEventAttribute]) {
@@ -336,7 +348,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         break;
       }
     }
-    if (typeof handler === 'function') this.addEventListener(type, handler, { [kForOnEventAttribute]: true });
+    if (typeof handler === 'function') (this.addEventListener as (type: string, listener: EventListenerLike, options: object) => void)(type, handler, { [kForOnEventAttribute]: true });
   }
 
   // Methods -----------------------------------------------------------------------------------
