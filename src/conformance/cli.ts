@@ -1,13 +1,14 @@
 /**
  * `fullduplex conformance …`: the command-line face of the suite.
  *
- * - `server <ws://host:port/path>`: test an echo server.
+ * - `server <ws://host:port/path> [--http2]`: test an echo server (over HTTP/2 with `--http2`).
  * - `client [--port 9001]`: run the fuzzing server and test the client that connects to it.
  * - `agent <ws://host:port>`: run fullduplex's own client against a fuzzing server.
  * - `self`: both suites against fullduplex itself, in process.
  *
  * Exit status 0 iff no case FAILED.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runAgent } from './agent.js';
 import { startClientSuite, testClient, testServer, type SuiteOptions } from './index.js';
@@ -17,6 +18,8 @@ import type { RunReport } from './types.js';
 export const CONFORMANCE_USAGE = `Usage:
   fullduplex conformance server <ws://host:port/path> [--cases 1.*,2.1] [--exclude 9,12,13] [--report DIR]
       Test a server that echoes every message. Cases are numbered as in Autobahn|Testsuite.
+      --http2: over HTTP/2 (RFC 8441 extended CONNECT; http:// or ws:// is h2c, https:// or wss:// TLS;
+      section H left out), with --ca FILE to trust a certificate or --insecure to accept any.
   fullduplex conformance client [--host 127.0.0.1] [--port 9001] [--cases …] [--exclude …] [--report DIR] [--agent NAME] [--keep-running]
       Start a fuzzing server (Autobahn's protocol: /getCaseCount, /runCase?case=N&agent=A,
       /updateReports?agent=A) and test the client that runs against it. Exits after the agent's
@@ -76,12 +79,20 @@ function suiteOptions(values: { cases?: string; exclude?: string }, reporter: Te
 }
 
 async function serverCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: FILTER_OPTIONS });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...FILTER_OPTIONS, http2: { type: 'boolean', default: false }, insecure: { type: 'boolean', default: false }, ca: { type: 'string' } },
+  });
   const url = positionals[0];
   if (!url) throw new Error(`conformance server needs the URL of an echo server\n${CONFORMANCE_USAGE}`);
+  if ((values.insecure || values.ca) && !values.http2) throw new Error('--insecure and --ca apply to TLS, which the suite speaks with --http2 only');
   const reporter = new TerminalReporter();
-  process.stdout.write(`Testing the server at ${url}\n`);
-  const report = await testServer(url, suiteOptions(values, reporter, values.report));
+  process.stdout.write(`Testing the server at ${url}${values.http2 ? ' over HTTP/2' : ''}\n`);
+  const report = await testServer(url, {
+    ...suiteOptions(values, reporter, values.report),
+    ...(values.http2 ? { http2: true, insecure: values.insecure, ...(values.ca ? { ca: readFileSync(values.ca) } : {}) } : {}),
+  });
   return finish(report, reporter, values.report);
 }
 

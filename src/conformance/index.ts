@@ -100,6 +100,16 @@ export interface SuiteOptions {
 export interface ServerTestOptions extends SuiteOptions {
   /** Time for the TCP connect plus the opening handshake of each case. Default 5000 ms. */
   connectTimeout?: number;
+  /**
+   * Run the cases over HTTP/2 (RFC 8441): each on an extended CONNECT stream of a fresh HTTP/2
+   * connection. `http://`/`ws://` URLs are h2c with prior knowledge, `https://`/`wss://` TLS with
+   * ALPN `h2`. Section H (HTTP/1.1 opening handshakes) is left out. Default false: HTTP/1.1.
+   */
+  http2?: boolean;
+  /** With `http2` over TLS: accept any server certificate (self-signed test servers). Default false. */
+  insecure?: boolean;
+  /** With `http2` over TLS: extra trusted CA certificates (PEM), e.g. a self-signed server certificate. */
+  ca?: string | Buffer | Array<string | Buffer>;
 }
 
 function pattern(selection: CaseSelection | undefined): string | undefined {
@@ -141,13 +151,15 @@ export function listCases(role: TargetRole, selection: Pick<SuiteOptions, 'cases
 /**
  * Runs the selected cases, one fresh connection each, against a WebSocket server that echoes
  * every message back (text as text, binary as binary). Resolves with every result once the run
- * is done; a case never hangs the run (each is bounded in time). Only `ws://` URLs.
+ * is done; a case never hangs the run (each is bounded in time). Only `ws://` URLs, unless
+ * `http2` is set: then the cases run on RFC 8441 extended CONNECT streams, over h2c
+ * (`http://`, `ws://`) or TLS (`https://`, `wss://`), as `testServer('https://127.0.0.1:8443/', { http2: true, ca })`.
  *
  * A result's `verdict` is `OK`, `NON-STRICT` (acceptable, not the strictest reading),
  * `INFORMATIONAL` (the RFC leaves it open, or the target refused a size with 1008/1009),
  * `UNIMPLEMENTED` (permessage-deflate declined) or `FAILED` (a MUST of RFC 6455 broken).
  *
- * @throws When the URL is not `ws://`, or the selection matches no case.
+ * @throws When the URL is not `ws://` (or, with `http2`, not http/https/ws/wss), or the selection matches no case.
  * @example
  * ```ts
  * import { testServer } from 'fullduplex/conformance';
@@ -163,6 +175,7 @@ export async function testServer(url: string, options: ServerTestOptions = {}): 
     ...filters(options),
     ...timeouts(options),
     ...(options.connectTimeout !== undefined ? { connectTimeout: options.connectTimeout } : {}),
+    ...(options.http2 ? { http2: { ...(options.insecure ? { insecure: true } : {}), ...(options.ca !== undefined ? { ca: options.ca } : {}) } } : {}),
     ...(options.onCaseStart ? { onCaseStart: options.onCaseStart } : {}),
     ...(options.onResult ? { onResult: options.onResult } : {}),
   });

@@ -10,6 +10,7 @@ import { parseResponseHead } from '../handshake/http-head.js';
 import { selectCases } from './cases/index.js';
 import { parseDeflateResponse, PerMessageDeflate } from './deflate.js';
 import { CaseContext, describeObserved } from './harness.js';
+import { openHttp2Connection, type Http2TargetOptions } from './h2-connection.js';
 import { HandshakeProbe } from './handshake-probe.js';
 import type { CaseResult, ConformanceCase, HandshakeCase, LogEntry, RunReport, WsCase } from './types.js';
 
@@ -32,13 +33,23 @@ export interface ServerSuiteOptions {
    * section 9). A case that runs out is dropped and judged on what happened so far.
    */
   caseTimeout?: number;
+  /**
+   * Run each case on an RFC 8441 extended CONNECT stream of a fresh HTTP/2 connection instead of
+   * an HTTP/1.1 upgrade (see h2-connection.ts): `http://`/`ws://` as h2c with prior knowledge,
+   * `https://`/`wss://` over TLS. Section H (HTTP/1.1 opening handshakes) is left out.
+   */
+  http2?: boolean | Http2TargetOptions;
 }
 
-/** Runs the selected cases one after another against the server at `url` (ws:// only). */
+/** Runs the selected cases one after another against the server at `url` (ws:// only, or any scheme with `http2`). */
 export async function runServerSuite(url: string, options: ServerSuiteOptions = {}): Promise<RunReport> {
   const target = new URL(url);
-  if (target.protocol !== 'ws:' && target.protocol !== 'http:') throw new Error(`conformance server needs a ws:// URL, got ${url}`);
-  const cases = selectCases('server', options.cases, options.exclude);
+  if (!options.http2 && target.protocol !== 'ws:' && target.protocol !== 'http:') throw new Error(`conformance server needs a ws:// URL, got ${url}`);
+  if (options.http2 && !['ws:', 'wss:', 'http:', 'https:'].includes(target.protocol)) {
+    throw new Error(`conformance server --http2 needs an http://, https://, ws:// or wss:// URL, got ${url}`);
+  }
+  // The H cases probe the HTTP/1.1 upgrade request byte by byte; they have no HTTP/2 counterpart.
+  const cases = selectCases('server', options.cases, options.exclude).filter((c) => !options.http2 || c.kind !== 'handshake');
   if (cases.length === 0) throw new Error('no case matches the --cases/--exclude patterns');
   const startedAt = new Date().toISOString();
   const start = performance.now();
@@ -138,7 +149,10 @@ async function runWsCase(url: URL, c: WsCase, options: ServerSuiteOptions): Prom
   const base = { id: c.id, description: c.description, expectation: c.expectation };
   let opened: Opened;
   try {
-    opened = await openClientConnection(url, c.deflateOffer, options.connectTimeout ?? 5000);
+    const timeout = options.connectTimeout ?? 5000;
+    opened = options.http2
+      ? await openHttp2Connection(url, c.deflateOffer, timeout, options.http2 === true ? {} : options.http2)
+      : await openClientConnection(url, c.deflateOffer, timeout);
   } catch (error) {
     return { ...base, verdict: 'FAILED', reason: (error as Error).message, duration: Math.round(performance.now() - start), remoteCloseCode: null, closedBy: null, received: [], log: [] };
   }
