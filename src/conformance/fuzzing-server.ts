@@ -20,6 +20,7 @@ import { parseRequestHead, type ParsedRequestHead } from '../handshake/http-head
 import type { Extension } from '../frame/extension.js';
 import { selectCases } from './cases/index.js';
 import { PerMessageDeflate, parseDeflateResponse } from './deflate.js';
+import { runInvalidAnswerCase } from './deflate-answers.js';
 import { CaseContext } from './harness.js';
 import { judgeCase } from './server-runner.js';
 import type { CaseResult, LogEntry, RunReport, WsCase } from './types.js';
@@ -222,6 +223,11 @@ export class FuzzingServer {
       if (this.keys.has(key)) problems.push(`reused Sec-WebSocket-Key ${key}: it must be a fresh random nonce for each connection (§4.1 item 7)`);
       this.keys.add(key);
     }
+    if (c.deflateAnswer !== undefined) {
+      // 13.11.x: an invalid answer the client must refuse (see deflate-answers.ts).
+      finish(await runInvalidAnswerCase(c, socket, request, preamble, start));
+      return;
+    }
     const offers = c.deflateOffer ? ['permessage-deflate'] : [];
     let deflate: PerMessageDeflate | null = null;
     const result = acceptUpgrade(request, {
@@ -285,6 +291,11 @@ function acceptClientOffer(offer: Record<string, string | true>, wanted: Record<
   if (wanted.server_no_context_takeover !== undefined) params.server_no_context_takeover = true;
   if (typeof wanted.server_max_window_bits === 'string') params.server_max_window_bits = wanted.server_max_window_bits;
   if (typeof offer.client_max_window_bits === 'string') params.client_max_window_bits = offer.client_max_window_bits;
-  if (offer.client_no_context_takeover !== undefined) params.client_no_context_takeover = true;
+  // 13.10.x: a client window the case asks for, when the offer allows one (bare, or at least as large).
+  const wantedBits = wanted.client_max_window_bits;
+  if (typeof wantedBits === 'string' && (offer.client_max_window_bits === true || Number(offer.client_max_window_bits) >= Number(wantedBits))) {
+    params.client_max_window_bits = wantedBits;
+  }
+  if (offer.client_no_context_takeover !== undefined || wanted.client_no_context_takeover !== undefined) params.client_no_context_takeover = true;
   return params;
 }

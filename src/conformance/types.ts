@@ -98,6 +98,12 @@ export interface WsCase {
    * order of preference. When the target declines, the case is UNIMPLEMENTED.
    */
   deflateOffer?: Array<Record<string, string | true>>;
+  /**
+   * Client targets only: the fuzzing server answers the client's offer with this raw
+   * `Sec-WebSocket-Extensions` value, which the client must refuse by failing the connection
+   * (13.11.x); `run` is then not called.
+   */
+  deflateAnswer?: string;
   /** Upper bound for the whole case in ms (default 10 s). */
   timeout?: number;
   /**

@@ -9,6 +9,7 @@
 import type { ConformanceCase, TargetRole } from '../types.js';
 import { closeCases } from './close.js';
 import { deflateCases } from './deflate.js';
+import { deflateExtraCases } from './deflate-extras.js';
 import { framingCases } from './framing.js';
 import { handshakeCases } from './handshake.js';
 import { autoFragmentationCases, limitCases } from './limits.js';
@@ -50,6 +51,7 @@ export function allCases(): ConformanceCase[] {
     ...autoFragmentationCases(),
     ...maskingCases(),
     ...deflateCases(),
+    ...deflateExtraCases(),
   ];
   return cached;
 }
