@@ -143,7 +143,7 @@ async function agentCommand(args: string[]): Promise<number> {
 async function selfCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: FILTER_OPTIONS });
   const { WebSocketServer } = await import('../server/server.js');
-  const server = new WebSocketServer(undefined, { port: 0, pingInterval: 0, maxMessageSize: 64 * 1024 * 1024 });
+  const server = new WebSocketServer(undefined, { port: 0, pingInterval: 0, maxMessageSize: 64 * 1024 * 1024, perMessageDeflate: true });
   server.on('connection', (ws) => ws.on('message', (data) => void ws.send(data).catch(() => {})));
   await server.listen();
   let code = 0;
