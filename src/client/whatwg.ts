@@ -164,6 +164,7 @@ export class WebSocket extends EventTarget {
   get onopen(): Handler<Event> {
     return this.getHandler('open');
   }
+  /** Replaces the `open` handler (null removes it). */
   set onopen(handler: Handler<Event>) {
     this.setHandler('open', handler);
   }
@@ -171,6 +172,7 @@ export class WebSocket extends EventTarget {
   get onmessage(): Handler<MessageEvent> {
     return this.getHandler('message');
   }
+  /** Replaces the `message` handler (null removes it). */
   set onmessage(handler: Handler<MessageEvent>) {
     this.setHandler('message', handler);
   }
@@ -178,6 +180,7 @@ export class WebSocket extends EventTarget {
   get onerror(): Handler<Event> {
     return this.getHandler('error');
   }
+  /** Replaces the `error` handler (null removes it). */
   set onerror(handler: Handler<Event>) {
     this.setHandler('error', handler);
   }
@@ -185,6 +188,7 @@ export class WebSocket extends EventTarget {
   get onclose(): Handler<CloseEvent> {
     return this.getHandler('close');
   }
+  /** Replaces the `close` handler (null removes it). */
   set onclose(handler: Handler<CloseEvent>) {
     this.setHandler('close', handler);
   }

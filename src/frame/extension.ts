@@ -77,7 +77,9 @@ export interface Extension {
  * ```
  */
 export interface EncodedFrame {
+  /** The frame's payload after encoding (or unchanged when declined). */
   payload: Uint8Array;
+  /** RSV bits to set on the frame (0 when declined, and on continuation frames). */
   rsv: number;
 }
 
@@ -112,7 +114,9 @@ export type ExtensionParams = Record<string, string | true>;
  * ```
  */
 export interface ServerExtension {
+  /** Extension name as offered, e.g. `permessage-deflate`. */
   readonly name: string;
+  /** Accepts one of `offers` (answer parameters and runtime extension) or declines all with null. */
   negotiate(offers: ReadonlyArray<ReadonlyArray<readonly [string, string | true]>>): { params: ExtensionParams; extension: Extension } | null;
 }
 
@@ -134,6 +138,7 @@ export interface ServerExtension {
  * ```
  */
 export interface ClientExtension {
+  /** Extension name to offer, e.g. `permessage-deflate`. */
   readonly name: string;
   /** The offers to send, most preferred first (each one element of `Sec-WebSocket-Extensions`). */
   offer(): ExtensionParams[];

@@ -13,11 +13,17 @@
  * ```
  */
 export const Opcode = {
+  /** A continuation frame of a fragmented message. */
   CONTINUATION: 0x0,
+  /** The first frame of a text (UTF-8) message. */
   TEXT: 0x1,
+  /** The first frame of a binary message. */
   BINARY: 0x2,
+  /** Close frame (§5.5.1). */
   CLOSE: 0x8,
+  /** Ping frame (§5.5.2). */
   PING: 0x9,
+  /** Pong frame (§5.5.3). */
   PONG: 0xa,
 } as const;
 

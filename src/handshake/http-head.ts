@@ -129,9 +129,11 @@ export interface ParsedResponseHead extends ParsedHeaders {
  * ```
  */
 export interface HeadParseError {
+  /** Discriminant of {@link HeadParseResult}. */
   kind: 'error';
   /** 431 too large, 505 unsupported HTTP major version, 400 anything malformed. */
   status: 400 | 431 | 505;
+  /** What is wrong, for the response body and logs. */
   message: string;
 }
 

@@ -37,9 +37,13 @@ import type { ExtensionOffer } from './tokens.js';
  * ```
  */
 export interface UpgradeRequest {
+  /** Request method (`GET` for an HTTP/1.1 upgrade, `CONNECT` over HTTP/2). */
   method: string;
+  /** Request target as sent, e.g. `/chat?room=1`. */
   target: string;
+  /** HTTP version, e.g. `1.1` or `2.0`. */
   httpVersion: string;
+  /** Header fields, lowercase names, repeated fields joined. */
   headers: Record<string, string | undefined>;
 }
 
@@ -58,8 +62,11 @@ export interface UpgradeRequest {
  * ```
  */
 export interface HandshakeResponse {
+  /** HTTP status code (101 to accept). */
   status: number;
+  /** Reason phrase of the status line. */
   reason: string;
+  /** Header fields in order; a name may repeat (`Set-Cookie`). */
   headers: Array<[string, string]>;
   /** UTF-8 text body. `Content-Length` is computed from it by {@link serializeResponse}. */
   body?: string;

@@ -44,7 +44,9 @@ export class HeaderSyntaxError extends SyntaxError {
  * ```
  */
 export interface ExtensionOffer {
+  /** Extension token, e.g. `permessage-deflate`. */
   name: string;
+  /** Parameters; one without a value is `true`. */
   params: Record<string, string | true>;
 }
 

@@ -34,11 +34,17 @@ export type Message = string | Buffer;
  * ```
  */
 export interface ConnectionEvents {
+  /** A complete message: text as a string, binary as a Buffer. */
   message: [data: Message, isBinary: boolean];
+  /** A ping arrived (its pong is already queued). */
   ping: [payload: Buffer];
+  /** A pong arrived. */
   pong: [payload: Buffer];
+  /** The connection closed (emitted once, always after any 'error'). */
   close: [code: number, reason: string];
+  /** A ProtocolError, a socket error or a SessionError; only emitted when someone listens. */
   error: [error: Error];
+  /** The outgoing buffer drained below sendHighWaterMark. */
   drain: [];
 }
 
@@ -56,8 +62,11 @@ export interface ConnectionEvents {
  * ```
  */
 export interface TopicMembership {
+  /** Adds `ws` to `topic`; false if it already was. */
   subscribe(ws: WebSocketConnection, topic: string): boolean;
+  /** Removes `ws` from `topic`; false if it was not subscribed. */
   unsubscribe(ws: WebSocketConnection, topic: string): boolean;
+  /** The topics `ws` is subscribed to. */
   topics(ws: WebSocketConnection): string[];
 }
 

@@ -16,9 +16,13 @@ import { Opcode } from '../frame/opcode.js';
  * ```
  */
 export const ReadyState = {
+  /** Not open yet (a Protocol never is: it exists after the handshake; faces use it). */
   CONNECTING: 0,
+  /** Messages flow both ways. */
   OPEN: 1,
+  /** A close frame was sent or received; the closing handshake is under way. */
   CLOSING: 2,
+  /** The connection is closed. */
   CLOSED: 3,
 } as const;
 

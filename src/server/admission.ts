@@ -134,8 +134,11 @@ export type Admission =
  * ```
  */
 export interface AcceptorHost {
+  /** The server's options (admission and session options). */
   readonly options: AdmissionOptions;
+  /** True once the server is closing: acceptors refuse new connections. */
   readonly closing: boolean;
+  /** ms a connection may take from accept to the end of its handshake. */
   readonly handshakeTimeout: number;
   /**
    * Decides on a request: the path, the transport's own checks (`check`), negotiation, then the

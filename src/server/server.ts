@@ -148,9 +148,13 @@ export interface RoutingHandler {
  * ```
  */
 export interface ServerEvents {
+  /** A connection was accepted and is open. */
   connection: [ws: WebSocketConnection];
+  /** The listening socket failed, a hook (`verify`, `onResponse`) threw, or a handler failed (emitted only when someone listens). */
   error: [error: Error];
+  /** The server is listening (after {@link WebSocketServer.listen}). */
   listening: [];
+  /** The server closed (after {@link WebSocketServer.close}). */
   close: [];
   /** Health and loss reports of the backplane (see {@link BackplaneEvent}). */
   backplane: [event: BackplaneEvent];

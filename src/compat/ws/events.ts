@@ -16,6 +16,7 @@ const kTarget = Symbol('fullduplex.ws.target');
  * ```
  */
 export class Event {
+  /** Event name, e.g. `open`. */
   readonly type: string;
   /** @internal */
   [kTarget]: unknown = null;
@@ -41,6 +42,7 @@ export class Event {
  * ```
  */
 export class MessageEvent extends Event {
+  /** The message: a string for text, binary as the socket's `binaryType`. */
   readonly data: unknown;
 
   constructor(type: string, init: { data?: unknown } = {}) {
@@ -60,8 +62,11 @@ export class MessageEvent extends Event {
  * ```
  */
 export class CloseEvent extends Event {
+  /** Close code. */
   readonly code: number;
+  /** Close reason, possibly empty. */
   readonly reason: string;
+  /** Whether the closing handshake completed. */
   readonly wasClean: boolean;
 
   constructor(type: string, init: { code?: number; reason?: string; wasClean?: boolean } = {}) {
@@ -83,7 +88,9 @@ export class CloseEvent extends Event {
  * ```
  */
 export class ErrorEvent extends Event {
+  /** The error. */
   readonly error: unknown;
+  /** The error's message. */
   readonly message: string;
 
   constructor(type: string, init: { error?: unknown; message?: string } = {}) {

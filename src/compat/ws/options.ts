@@ -23,14 +23,21 @@ import type { ClientExtension, ServerExtension } from '../../frame/extension.js'
  * ```
  */
 export interface PerMessageDeflateOptions {
+  /** Server resets its compressor after every message. */
   serverNoContextTakeover?: boolean;
+  /** Client resets its compressor after every message. */
   clientNoContextTakeover?: boolean;
+  /** Window of the server's compressor, 8–15: a server uses 15 unless set, a client asks for it only when set. */
   serverMaxWindowBits?: number | boolean;
+  /** Window of the client's compressor, 8–15: a client offers it without a value unless set (`false`: not at all), a server asks for 15 unless set. */
   clientMaxWindowBits?: number | boolean;
+  /** zlib settings of the compressor; `level` and `memLevel` are used, others ignored. */
   zlibDeflateOptions?: { level?: number; memLevel?: number; [key: string]: unknown };
+  /** Accepted and ignored (the inflater is budgeted per piece). */
   zlibInflateOptions?: Record<string, unknown>;
   /** Messages smaller than this many bytes are sent uncompressed. Default 1024, as `ws`. */
   threshold?: number;
+  /** Accepted and ignored (compression runs synchronously per frame). */
   concurrencyLimit?: number;
 }
 

@@ -108,11 +108,17 @@ export interface ServerOptions {
  * ```
  */
 export interface ServerEvents {
+  /** A client connected: its socket and the upgrade request. */
   connection: [socket: WebSocket, request: IncomingMessage];
+  /** The underlying server failed. */
   error: [error: Error];
+  /** The 101 response's header lines, editable before they are written. */
   headers: [headers: string[], request: IncomingMessage];
+  /** The server closed. */
   close: [];
+  /** The underlying server is listening. */
   listening: [];
+  /** An invalid upgrade request; when listened to, the listener answers the socket. */
   wsClientError: [error: Error, socket: Duplex, request: IncomingMessage];
 }
 

@@ -117,14 +117,23 @@ export interface ClientOptions extends Omit<ClientRequestArgs, 'timeout'>, Pick<
  * ```
  */
 export interface WebSocketEvents {
+  /** The connection is open. */
   open: [];
+  /** A message (text too arrives as bytes, per `binaryType`). */
   message: [data: RawData, isBinary: boolean];
+  /** The connection closed. */
   close: [code: number, reason: Buffer];
+  /** The connection failed. */
   error: [error: Error];
+  /** A ping arrived. */
   ping: [data: Buffer];
+  /** A pong arrived. */
   pong: [data: Buffer];
+  /** The server's 101 response (client). */
   upgrade: [response: IncomingMessage];
+  /** The server answered with something other than 101 (client); when listened to, no error is emitted. */
   'unexpected-response': [request: ClientRequest, response: IncomingMessage];
+  /** A redirect is being followed (client, `followRedirects`). */
   redirect: [url: string, request: ClientRequest];
 }
 
@@ -233,6 +242,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   get binaryType(): BinaryType {
     return this._binaryType;
   }
+  /** Changes how binary messages are delivered; other values are ignored, as in `ws`. */
   set binaryType(type: BinaryType) {
     if (type === 'nodebuffer' || type === 'arraybuffer' || type === 'fragments') this._binaryType = type;
   }
@@ -274,15 +284,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** `open` handler attribute. */
   get onopen(): ((event: Event) => void) | null { return this.getHandler('open') as ((event: Event) => void) | null; }
+  /** Replaces the `open` handler (null removes it). */
   set onopen(handler: ((event: Event) => void) | null) { this.setHandler('open', handler as EventListenerLike | null); }
   /** `message` handler attribute. */
   get onmessage(): ((event: MessageEvent) => void) | null { return this.getHandler('message') as ((event: MessageEvent) => void) | null; }
+  /** Replaces the `message` handler (null removes it). */
   set onmessage(handler: ((event: MessageEvent) => void) | null) { this.setHandler('message', handler as EventListenerLike | null); }
   /** `close` handler attribute. */
   get onclose(): ((event: CloseEvent) => void) | null { return this.getHandler('close') as ((event: CloseEvent) => void) | null; }
+  /** Replaces the `close` handler (null removes it). */
   set onclose(handler: ((event: CloseEvent) => void) | null) { this.setHandler('close', handler as EventListenerLike | null); }
   /** `error` handler attribute. */
   get onerror(): ((event: ErrorEvent) => void) | null { return this.getHandler('error') as ((event: ErrorEvent) => void) | null; }
+  /** Replaces the `error` handler (null removes it). */
   set onerror(handler: ((event: ErrorEvent) => void) | null) { this.setHandler('error', handler as EventListenerLike | null); }
 
   /**
