@@ -13,7 +13,7 @@ import {
 import { Session } from '../io/session.js';
 import { netTransport } from '../io/transport.js';
 import type { WebSocketConnection } from '../io/connection.js';
-import type { AcceptorHost } from './admission.js';
+import type { AcceptorHost, Admission } from './admission.js';
 
 /**
  * The HTTP/1.1 acceptor: turns sockets into sessions through the RFC 6455 upgrade. It reads the
@@ -109,12 +109,30 @@ export class Http1Acceptor {
   private trackHandshake(socket: Socket): void {
     // A fixed deadline from accept, not an idle timeout: a client trickling one byte at a time
     // (slowloris) must not be able to hold the socket open.
-    this.handshaking.set(
-      socket,
-      setTimeout(() => socket.destroy(), this.host.handshakeTimeout),
-    );
+    this.handshaking.set(socket, setTimeout(destroySocket, this.host.handshakeTimeout, socket));
     socket.on('error', noop);
     socket.once('close', this.onHandshakeSocketClose);
+  }
+
+  /**
+   * The 101 as a response value, passed through `onResponse`, serialized; null after refusing
+   * with 500 when the hook or the serializer threw.
+   */
+  private acceptingResponse(socket: Socket, admission: Extract<Admission, { ok: true }>, accept: string): Buffer | null {
+    const response: HandshakeResponse = {
+      status: 101,
+      reason: 'Switching Protocols',
+      headers: [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Accept', accept], ...negotiationHeaders(admission)],
+    };
+    try {
+      this.host.options.onResponse?.(response, admission.info);
+      return serializeResponse(response);
+    } catch (error) {
+      admission.discard();
+      this.host.emitError(error as Error);
+      this.refuse(socket, rejectResponse(500));
+      return null;
+    }
   }
 
   private async upgrade(request: UpgradeRequest, socket: Socket, head: Buffer, callback?: (ws: WebSocketConnection) => void): Promise<void> {
@@ -135,20 +153,15 @@ export class Http1Acceptor {
       socket.destroy();
       return;
     }
-    const response: HandshakeResponse = {
-      status: 101,
-      reason: 'Switching Protocols',
-      headers: [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Accept', accept], ...negotiationHeaders(admission)],
-    };
     let bytes: Buffer;
-    try {
-      this.host.options.onResponse?.(response, admission.info);
-      bytes = serializeResponse(response);
-    } catch (error) {
-      admission.discard();
-      this.host.emitError(error as Error);
-      this.refuse(socket, rejectResponse(500));
-      return;
+    if (this.host.options.onResponse === undefined && admission.protocol === null && admission.extensions.length === 0) {
+      // The common answer: nothing negotiated, no hook to edit it. Prebuilt bytes plus the key,
+      // instead of a response object, header arrays and a validating serializer per upgrade.
+      bytes = switchingProtocols(accept);
+    } else {
+      const built = this.acceptingResponse(socket, admission, accept);
+      if (built === null) return;
+      bytes = built;
     }
     socket.write(bytes);
     socket.off('error', noop);
@@ -175,6 +188,23 @@ export class Http1Acceptor {
   }
 }
 
+/** Bytes of the 101 up to the accept value (RFC 6455 §4.2.2 item 5). */
+const SWITCHING_PREFIX = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ', 'latin1');
+/** A Sec-WebSocket-Accept value is base64 of a SHA-1: always 28 characters. */
+const ACCEPT_LENGTH = 28;
+
+/** The 101 for `accept` with nothing negotiated: one small buffer, from Node's pool. */
+function switchingProtocols(accept: string): Buffer {
+  const out = Buffer.allocUnsafe(SWITCHING_PREFIX.length + ACCEPT_LENGTH + 4);
+  SWITCHING_PREFIX.copy(out, 0);
+  let at = SWITCHING_PREFIX.length + out.write(accept, SWITCHING_PREFIX.length, 'latin1');
+  out[at++] = 0x0d;
+  out[at++] = 0x0a;
+  out[at++] = 0x0d;
+  out[at++] = 0x0a;
+  return at === out.length ? out : out.subarray(0, at);
+}
+
 function endHandshake(handshaking: Map<Socket, NodeJS.Timeout>, socket: Socket): void {
   const timer = handshaking.get(socket);
   if (timer) clearTimeout(timer);
@@ -188,3 +218,7 @@ export function pathOf(url: string): string {
 }
 
 function noop(): void {}
+
+function destroySocket(socket: Socket): void {
+  socket.destroy();
+}
