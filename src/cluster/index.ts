@@ -115,7 +115,7 @@ export class ClusterBackplane implements Backplane {
     this.maxBacklog = options.maxBacklog ?? 10_000;
   }
 
-  /** {@inheritDoc Backplane.start} */
+  /** {@inheritDoc index!Backplane.start} */
   start(sink: BackplaneSink): void {
     if (this.started) throw new Error('backplane already started');
     this.started = true;
@@ -126,7 +126,7 @@ export class ClusterBackplane implements Backplane {
     if (this.dirty.size > 0) this.scheduleFlush();
   }
 
-  /** {@inheritDoc Backplane.publish} */
+  /** {@inheritDoc index!Backplane.publish} */
   publish(topic: string | null, payload: Buffer, binary: boolean): void {
     if (this.closed) return;
     if (payload.length > this.core.maxMessageSize) return this.core.drop('size');
@@ -143,26 +143,26 @@ export class ClusterBackplane implements Backplane {
     }
   }
 
-  /** {@inheritDoc Backplane.subscribe} */
+  /** {@inheritDoc index!Backplane.subscribe} */
   subscribe(topic: string): void {
     if (this.closed || this.local.has(topic)) return;
     this.local.add(topic);
     this.markDirty(topic);
   }
 
-  /** {@inheritDoc Backplane.unsubscribe} */
+  /** {@inheritDoc index!Backplane.unsubscribe} */
   unsubscribe(topic: string): void {
     if (this.closed || !this.local.delete(topic)) return;
     this.core.tracker.forgetChannel(`t:${topic}`);
     this.markDirty(topic);
   }
 
-  /** {@inheritDoc Backplane.stats} */
+  /** {@inheritDoc index!Backplane.stats} */
   stats(): DriverStats {
     return this.core.stats();
   }
 
-  /** {@inheritDoc Backplane.close} */
+  /** {@inheritDoc index!Backplane.close} */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -161,7 +161,7 @@ export class RedisBackplane implements Backplane {
     this.nodeChannel = `${prefix}:n:${this.nodeId}`;
   }
 
-  /** {@inheritDoc Backplane.start} */
+  /** {@inheritDoc index!Backplane.start} */
   start(sink: BackplaneSink): void {
     if (this.started) throw new Error('backplane already started');
     this.started = true;
@@ -181,7 +181,7 @@ export class RedisBackplane implements Backplane {
     this.onState();
   }
 
-  /** {@inheritDoc Backplane.publish} */
+  /** {@inheritDoc index!Backplane.publish} */
   publish(topic: string | null, payload: Buffer, binary: boolean): void {
     if (this.closed) return;
     if (payload.length > this.core.maxMessageSize) return this.core.drop('size');
@@ -196,7 +196,7 @@ export class RedisBackplane implements Backplane {
     this.pub.publish(channel, message, this.sharded && !broadcast).then(this.onPublished, this.onPublishError);
   }
 
-  /** {@inheritDoc Backplane.subscribe} */
+  /** {@inheritDoc index!Backplane.subscribe} */
   subscribe(topic: string): void {
     if (this.closed) return;
     this.local.add(topic);
@@ -204,7 +204,7 @@ export class RedisBackplane implements Backplane {
     this.markDirty(topic);
   }
 
-  /** {@inheritDoc Backplane.unsubscribe} */
+  /** {@inheritDoc index!Backplane.unsubscribe} */
   unsubscribe(topic: string): void {
     if (this.closed || !this.local.delete(topic)) return;
     if (this.linger <= 0 || !this.upstream.has(topic)) return this.markDirty(topic);
@@ -212,7 +212,7 @@ export class RedisBackplane implements Backplane {
     if (this.lingerTimer === null) this.armLinger();
   }
 
-  /** {@inheritDoc Backplane.stats} */
+  /** {@inheritDoc index!Backplane.stats} */
   stats(): DriverStats {
     return this.core.stats();
   }
@@ -229,7 +229,7 @@ export class RedisBackplane implements Backplane {
     };
   }
 
-  /** {@inheritDoc Backplane.close} */
+  /** {@inheritDoc index!Backplane.close} */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
