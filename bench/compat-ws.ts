@@ -35,6 +35,19 @@ async function serve(impl: Impl): Promise<void> {
     port = server.address().port;
   }
   process.send!({ port });
+  // CPU time of this server process, asked for around each measured window: less sensitive to a
+  // busy machine than throughput alone.
+  process.on('message', () => {
+    const { user, system } = process.cpuUsage();
+    process.send!({ cpu: user + system });
+  });
+}
+
+function serverCpu(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (message: { cpu: number }) => resolve(message.cpu));
+    child.send('cpu');
+  });
 }
 
 interface Options {
@@ -45,7 +58,7 @@ interface Options {
 }
 
 /** Echo messages per second over `connections`, each keeping `window` messages in flight. */
-async function drive(port: number, size: number, options: Options): Promise<number> {
+async function drive(child: ChildProcess, port: number, size: number, options: Options): Promise<{ rate: number; cpuPerMessage: number }> {
   const payload = Buffer.alloc(size, 0x61);
   const sockets = await Promise.all(
     Array.from({ length: options.connections }, async () => {
@@ -65,13 +78,16 @@ async function drive(port: number, size: number, options: Options): Promise<numb
   // Warm up, then measure a window.
   for (const ws of sockets) for (let i = 0; i < options.window; i++) ws.send(payload);
   await new Promise((resolve) => setTimeout(resolve, 500));
+  const cpu0 = await serverCpu(child);
   const start = count;
   const t0 = process.hrtime.bigint();
   await new Promise((resolve) => setTimeout(resolve, options.seconds * 1000));
-  const rate = ((count - start) * 1e9) / Number(process.hrtime.bigint() - t0);
+  const done = count - start;
+  const rate = (done * 1e9) / Number(process.hrtime.bigint() - t0);
+  const cpuPerMessage = ((await serverCpu(child)) - cpu0) / done;
   running = false;
   for (const ws of sockets) ws.terminate();
-  return rate;
+  return { rate, cpuPerMessage };
 }
 
 async function main(): Promise<void> {
@@ -88,11 +104,13 @@ async function main(): Promise<void> {
     children[impl] = { child, port: message.port };
   }
   const results: Record<string, number[]> = {};
+  const cpu: Record<string, number[]> = {};
   for (const size of [64, 1024]) {
     for (let r = 0; r < options.repeats; r++) {
       for (const impl of ['compat', 'core'] as const) {
-        const rate = await drive(children[impl].port, size, options);
+        const { rate, cpuPerMessage } = await drive(children[impl].child, children[impl].port, size, options);
         (results[`${impl} ${size} B`] ??= []).push(rate);
+        (cpu[`${impl} ${size} B`] ??= []).push(cpuPerMessage);
       }
     }
   }
@@ -102,6 +120,9 @@ async function main(): Promise<void> {
   for (const size of [64, 1024]) {
     const compat = median(results[`compat ${size} B`]!);
     const core = median(results[`core ${size} B`]!);
+    console.log(
+      `${String(size).padStart(5)} B  server CPU µs/msg: fullduplex/ws ${median(cpu[`compat ${size} B`]!).toFixed(2)}   WebSocketConnection ${median(cpu[`core ${size} B`]!).toFixed(2)}   ratio ${(median(cpu[`compat ${size} B`]!) / median(cpu[`core ${size} B`]!)).toFixed(3)}`,
+    );
     console.log(
       `${String(size).padStart(5)} B  fullduplex/ws ${Math.round(compat).toString().padStart(8)}   WebSocketConnection ${Math.round(core).toString().padStart(8)}   ratio ${(compat / core).toFixed(3)}   runs compat [${results[`compat ${size} B`]!.map(Math.round).join(', ')}] core [${results[`core ${size} B`]!.map(Math.round).join(', ')}]`,
     );
