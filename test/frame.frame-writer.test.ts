@@ -22,6 +22,8 @@ const STRINGS: Array<[string, string]> = [
   ['emoji (astral, surrogate pairs)', '😀👍🏽🇺🇳'],
   ['20 emoji', '😀'.repeat(20)],
   ['long mixed', 'aé€😀'.repeat(5000)],
+  ['mixed, encoded into the slab (8 K chars, 16-bit length)', 'aé€😀'.repeat(1638)],
+  ['three-byte chars at the slab-encoding limit (24 KiB)', '€'.repeat(8 * 1024)],
   ['64 KiB+ text', 'z'.repeat(70000)],
 ];
 

@@ -22,6 +22,8 @@ const MAX_SLAB_SIZE = 64 * 1024;
 const REFERENCE_THRESHOLD = 4 * 1024;
 /** Strings this short encode to at most 3 × 41 = 123 bytes, so their header length is known up front. */
 const SHORT_STRING = 41;
+/** Strings up to this many characters (at most 3 bytes each: 24 KiB) are encoded into the slab. */
+const INLINE_STRING = 8 * 1024;
 
 const NO_CHUNKS = Object.freeze([]) as unknown as Buffer[];
 
@@ -82,6 +84,10 @@ export class FrameWriter {
     if (typeof payload === 'string') {
       if (payload.length <= SHORT_STRING) {
         this.writeShortString(payload);
+        return;
+      }
+      if (payload.length <= INLINE_STRING) {
+        this.writeString(payload);
         return;
       }
       payload = Buffer.from(payload, 'utf8');
@@ -189,6 +195,22 @@ export class FrameWriter {
     this.closeRegion();
     this.slab = null;
     this.start = this.position = 0;
+  }
+
+  /**
+   * A string encoded straight into the slab: its UTF-8 length first (a native scan), so the
+   * header is known, then one write — no intermediate Buffer to allocate and copy (profiled on
+   * the 1 KiB text echo, where every reply is a string).
+   */
+  private writeString(text: string): void {
+    const length = Buffer.byteLength(text, 'utf8');
+    const size = headerSize(length, this.maskSource !== null);
+    const slab = this.reserve(size + length);
+    const at = writeHeader(slab, this.position, frameFields, length, this.maskSource);
+    slab.write(text, at, length, 'utf8');
+    if (this.maskSource !== null && length > 0) maskRange(slab, at, at + length, slab[at - 4]!, slab[at - 3]!, slab[at - 2]!, slab[at - 1]!);
+    this.position = at + length;
+    this.pending += size + length;
   }
 
   private writeShortString(text: string): void {
