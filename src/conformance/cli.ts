@@ -19,7 +19,7 @@ export const CONFORMANCE_USAGE = `Usage:
   fullduplex conformance server <ws://host:port/path> [--cases 1.*,2.1] [--exclude 9,12,13] [--report DIR]
       Test a server that echoes every message. Cases are numbered as in Autobahn|Testsuite.
       --http2: over HTTP/2 (RFC 8441 extended CONNECT; http:// or ws:// is h2c, https:// or wss:// TLS;
-      section H left out), with --ca FILE to trust a certificate or --insecure to accept any.
+      H and 13.8 left out), with --ca FILE to trust a certificate or --insecure to accept any.
   fullduplex conformance client [--host 127.0.0.1] [--port 9001] [--cases …] [--exclude …] [--report DIR] [--agent NAME] [--keep-running]
       Start a fuzzing server (Autobahn's protocol: /getCaseCount, /runCase?case=N&agent=A,
       /updateReports?agent=A) and test the client that runs against it. Exits after the agent's

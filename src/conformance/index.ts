@@ -103,7 +103,8 @@ export interface ServerTestOptions extends SuiteOptions {
   /**
    * Run the cases over HTTP/2 (RFC 8441): each on an extended CONNECT stream of a fresh HTTP/2
    * connection. `http://`/`ws://` URLs are h2c with prior knowledge, `https://`/`wss://` TLS with
-   * ALPN `h2`. Section H (HTTP/1.1 opening handshakes) is left out. Default false: HTTP/1.1.
+   * ALPN `h2`. The cases that probe the HTTP/1.1 upgrade request (section H, 13.8) are left out.
+   * Default false: HTTP/1.1.
    */
   http2?: boolean;
   /** With `http2` over TLS: accept any server certificate (self-signed test servers). Default false. */

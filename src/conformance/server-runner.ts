@@ -36,7 +36,8 @@ export interface ServerSuiteOptions {
   /**
    * Run each case on an RFC 8441 extended CONNECT stream of a fresh HTTP/2 connection instead of
    * an HTTP/1.1 upgrade (see h2-connection.ts): `http://`/`ws://` as h2c with prior knowledge,
-   * `https://`/`wss://` over TLS. Section H (HTTP/1.1 opening handshakes) is left out.
+   * `https://`/`wss://` over TLS. The cases that probe the HTTP/1.1 upgrade request byte by byte
+   * (section H, 13.8) are left out.
    */
   http2?: boolean | Http2TargetOptions;
 }
@@ -48,7 +49,7 @@ export async function runServerSuite(url: string, options: ServerSuiteOptions = 
   if (options.http2 && !['ws:', 'wss:', 'http:', 'https:'].includes(target.protocol)) {
     throw new Error(`conformance server --http2 needs an http://, https://, ws:// or wss:// URL, got ${url}`);
   }
-  // The H cases probe the HTTP/1.1 upgrade request byte by byte; they have no HTTP/2 counterpart.
+  // Handshake cases (H, 13.8) write raw HTTP/1.1 upgrade requests; they have no HTTP/2 counterpart here.
   const cases = selectCases('server', options.cases, options.exclude).filter((c) => !options.http2 || c.kind !== 'handshake');
   if (cases.length === 0) throw new Error('no case matches the --cases/--exclude patterns');
   const startedAt = new Date().toISOString();
