@@ -111,6 +111,12 @@ describe('the installed package', () => {
   for (const specifier of ${JSON.stringify(SPECIFIERS)}) {
     const required = require(specifier);
     const imported = await import(specifier);
+    if (specifier.endsWith('/ws')) {
+      // As require('ws'): the WebSocket class itself, with the server and stream helpers attached.
+      const statics = ['WebSocket', 'WebSocketServer', 'Server', 'createWebSocketStream'];
+      result[specifier] = { required: statics, imported: statics, same: required === imported.default && required === imported.WebSocket && statics.every((k) => required[k] === imported[k]) };
+      continue;
+    }
     const keys = Object.keys(imported);
     result[specifier] = { required: Object.keys(required).sort(), imported: [...keys].sort(), same: keys.every((k) => required[k] === imported[k]) };
   }
