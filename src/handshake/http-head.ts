@@ -281,7 +281,7 @@ function parseRequestLine(line: string): Pick<ParsedRequestHead, 'method' | 'tar
   }
   const httpVersion = parseVersion(line.slice(sp2 + 1));
   if (typeof httpVersion !== 'string') return httpVersion;
-  return { method, target, httpVersion };
+  return { method: method === 'GET' ? 'GET' : method, target, httpVersion };
 }
 
 /** status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ] (RFC 9112 §4); the last SP may be missing. */
@@ -308,6 +308,17 @@ function parseStatusLine(line: string): Pick<ParsedResponseHead, 'httpVersion' |
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/**
+ * A header value that does not keep the whole head alive. V8 cuts substrings of 13+ characters
+ * as views of their parent, so one `Host` or `Sec-WebSocket-Key` value held by a connection
+ * (its request headers live as long as it does) would pin the entire request text; a copy is
+ * made of those. The usual short values become the shared literals.
+ */
+function detach(value: string): string {
+  if (value.length >= 13) return (' ' + value).slice(1); // flattened into a string of its own
+  return value === 'websocket' ? 'websocket' : value === 'Upgrade' ? 'Upgrade' : value === '13' ? '13' : value;
+}
+
 /** field-line = field-name ":" OWS field-value OWS (RFC 9112 §5), for lines[1..]. */
 function parseFields(lines: string[], isRequest: boolean): ParsedHeaders | HeadParseError {
   // Built as a plain object and given a null prototype at the end: Object.create(null) makes a
@@ -333,7 +344,7 @@ function parseFields(lines: string[], isRequest: boolean): ParsedHeaders | HeadP
     for (let j = start; j < end; j++) {
       if (!isFieldValueChar(line.charCodeAt(j))) return fail(400, `invalid character in value of ${name}`);
     }
-    const value = line.slice(start, end);
+    const value = detach(line.slice(start, end));
     const key = name.toLowerCase();
     const prev = hasOwn.call(headers, key) ? headers[key] : undefined;
     // RFC 9112 §3.2: a request with more than one Host field MUST get a 400.
