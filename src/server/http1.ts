@@ -111,7 +111,8 @@ export class Http1Acceptor {
     // (slowloris) must not be able to hold the socket open.
     this.handshaking.set(socket, setTimeout(destroySocket, this.host.handshakeTimeout, socket));
     socket.on('error', noop);
-    socket.once('close', this.onHandshakeSocketClose);
+    // on, not once: no wrapper per socket; upgrade() removes it, and 'close' fires only once.
+    socket.on('close', this.onHandshakeSocketClose);
   }
 
   /**
