@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BackplaneEvent, BackplaneSink, BackplaneStats } from '../server/backplane.js';
 import { DUPLICATE, ECHO, SeqAllocator, SeqTracker } from './sequencer.js';
-import { decode, encode } from './wire.js';
+import { HEADER_SIZE, ORIGIN_SIZE, WIRE_VERSION, decode, encode } from './wire.js';
 
 /**
  * Counters of a driver: the core's {@link BackplaneStats} plus what drivers add.
@@ -119,6 +119,12 @@ export class NodeCore {
    * goes (null: broadcast). Never throws.
    */
   inbound(channel: string, topic: string | null, raw: Uint8Array): void {
+    // Our own publishes come back on every channel we also subscribe to: recognise them by the
+    // origin bytes before decoding, so an echoed text payload is not UTF-8-validated for nothing.
+    if (raw.length >= HEADER_SIZE && raw[0] === WIRE_VERSION && this.isOwnOrigin(raw)) {
+      this.counters.echoes++;
+      return;
+    }
     const message = decode(raw, this.options.maxMessageSize);
     if (!message.ok) return this.malformed(message.reason);
     if (message.broadcast !== (topic === null)) return this.malformed('broadcast flag does not match the channel');
@@ -142,6 +148,12 @@ export class NodeCore {
       // The transport's read loop must survive a throwing sink; surface the bug without crashing it.
       process.emitWarning(`backplane sink threw: ${String(error)}`);
     }
+  }
+
+  private isOwnOrigin(raw: Uint8Array): boolean {
+    const id = this.id;
+    for (let i = 0; i < ORIGIN_SIZE; i++) if (raw[2 + i] !== id[i]) return false;
+    return true;
   }
 
   /** Counts `count` messages not forwarded, and reports them (coalesced). */
