@@ -35,6 +35,7 @@ export function initAsClient(ws: WebSocket, address: string | URL, protocols: st
     throw new RangeError(`Unsupported protocol version: ${opts.protocolVersion} (supported versions: 8, 13)`);
   }
   ws._autoPong = opts.autoPong;
+  ws._deferEvents = opts.allowSynchronousEvents === false;
 
   let url: URL;
   if (address instanceof URL) {
@@ -104,9 +105,10 @@ export function initAsClient(ws: WebSocket, address: string | URL, protocols: st
   delete (requestOptions as { hostname?: string }).hostname;
   if (url.username || url.password) requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   if (isIpc) {
+    // `ws+unix:/path/to.sock:/request/path?query`: the query belongs to the request path.
     const [socketPath, path] = url.pathname.split(':');
     requestOptions.socketPath = socketPath!;
-    requestOptions.path = path ?? '/';
+    requestOptions.path = (path ?? '/') + url.search;
     delete requestOptions.host;
     delete requestOptions.port;
   }

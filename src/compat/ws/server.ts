@@ -385,6 +385,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     );
     const ws = new this.options.WebSocket(null);
     ws._autoPong = this.options.autoPong !== false;
+    ws._deferEvents = this.options.allowSynchronousEvents === false;
     ws._setSession(session, socket);
     const clients = this.clients;
     if (clients) {

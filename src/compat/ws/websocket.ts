@@ -34,7 +34,7 @@ import { initAsClient } from './client.js';
  * ws.on('message', (data, isBinary) => console.log(isBinary ? (data as ArrayBuffer).byteLength : String(data)));
  * ```
  */
-export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
 /**
  * A received message: a Buffer (text too), an ArrayBuffer or an array of Buffers, per `binaryType`.
  * @example
@@ -79,7 +79,7 @@ export type Data = string | Buffer | ArrayBuffer | Buffer[];
 export interface ClientOptions extends Omit<ClientRequestArgs, 'timeout'>, Pick<TlsConnectionOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'servername' | 'rejectUnauthorized' | 'checkServerIdentity' | 'ciphers' | 'minVersion' | 'maxVersion'> {
   /** Answer pings automatically. Default true. */
   autoPong?: boolean;
-  /** Accepted for compatibility; events are always emitted synchronously. */
+  /** `false`: each `message`, `ping` and `pong` event is emitted in its own macrotask (`setImmediate`), as `ws` does. Default true. */
   allowSynchronousEvents?: boolean;
   /** Ends the handshake request yourself (e.g. to write a body first): `req.end()` is yours to call. */
   finishRequest?: (request: ClientRequest, websocket: WebSocket) => void;
@@ -199,6 +199,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** @internal */ _autoPong = true;
   /** @internal */ _closeCode = 1006;
   /** @internal */ _closeReason: Buffer = EMPTY;
+  /** @internal `allowSynchronousEvents: false`: events wait in {@link _deferred}, one per macrotask. */
+  _deferEvents = false;
+  /** @internal Events not yet emitted (kind, first argument, second argument), flat. */
+  _deferred: unknown[] | null = null;
+  /** @internal Index of the next deferred event in {@link _deferred}. */
+  _deferredAt = 0;
   private _binaryType: BinaryType = 'nodebuffer';
   private _afterCloseBytes = 0;
   private _fragmenting = false;
@@ -238,13 +244,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   // Attributes --------------------------------------------------------------------------------
 
-  /** How binary messages are delivered: `'nodebuffer'` (default), `'arraybuffer'` or `'fragments'`. */
+  /** How binary messages are delivered: `'nodebuffer'` (default), `'arraybuffer'`, `'fragments'` or `'blob'`. */
   get binaryType(): BinaryType {
     return this._binaryType;
   }
   /** Changes how binary messages are delivered; other values are ignored, as in `ws`. */
   set binaryType(type: BinaryType) {
-    if (type === 'nodebuffer' || type === 'arraybuffer' || type === 'fragments') this._binaryType = type;
+    if (type === 'nodebuffer' || type === 'arraybuffer' || type === 'fragments' || (type === 'blob' && HAS_BLOB)) this._binaryType = type;
   }
 
   /** Bytes queued and not yet handed to the OS (plus what was sent after closing, as `ws` counts it). */
@@ -524,9 +530,31 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.emit('message', data, isBinary);
     } else if (this._binaryType === 'arraybuffer') {
       this.emit('message', toArrayBuffer(data), true);
+    } else if (this._binaryType === 'blob') {
+      this.emit('message', new Blob([data] as unknown as ConstructorParameters<typeof Blob>[0]) as unknown as RawData, true);
     } else {
       this.emit('message', [data], true);
     }
+  }
+
+  /**
+   * @internal `allowSynchronousEvents: false`: queues an event and reads no further until the
+   * queue is empty; each message, ping and pong gets its own `setImmediate`, as in `ws`.
+   */
+  _defer(kind: number, a: unknown, b: unknown): void {
+    let queue = this._deferred;
+    if (queue === null || this._deferredAt === queue.length) {
+      queue = this._deferred = [];
+      this._deferredAt = 0;
+      setImmediate(emitDeferred, this);
+      if (this._session !== null && !this._session.isClosed) this._session.pause();
+    }
+    queue.push(kind, a, b);
+  }
+
+  /** @internal Whether events wait in the deferred queue (errors and close must queue behind them). */
+  _hasDeferred(): boolean {
+    return this._deferred !== null && this._deferredAt < this._deferred.length;
   }
 
   private control(isPing: boolean, data: unknown, mask: boolean | SendCallback | undefined, cb: SendCallback | undefined): void {
@@ -569,6 +597,40 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 }
 
+const HAS_BLOB = typeof Blob !== 'undefined';
+const EVENT_MESSAGE = 0;
+const EVENT_PING = 1;
+const EVENT_PONG = 2;
+const EVENT_ERROR = 3;
+const EVENT_CLOSE = 4;
+
+/** Emits deferred events: one message, ping or pong per call (errors and the close follow at once). */
+function emitDeferred(ws: WebSocket): void {
+  const queue = ws._deferred!;
+  while (ws._deferredAt < queue.length) {
+    const at = ws._deferredAt;
+    const kind = queue[at] as number;
+    const a = queue[at + 1];
+    const b = queue[at + 2];
+    ws._deferredAt = at + 3;
+    if (kind === EVENT_MESSAGE) ws._onMessage(a as Buffer, b as boolean);
+    else if (kind === EVENT_PING) ws.emit('ping', a as Buffer);
+    else if (kind === EVENT_PONG) ws.emit('pong', a as Buffer);
+    else if (kind === EVENT_ERROR) ws.emit('error', a as Error);
+    else ws._onClose(a as number, b as string);
+    if (kind <= EVENT_PONG && ws._deferredAt < queue.length) {
+      setImmediate(emitDeferred, ws);
+      return;
+    }
+  }
+  // A listener may have queued a new batch (with its own setImmediate) while the last ran.
+  if (ws._deferred !== queue) return;
+  ws._deferred = null;
+  ws._deferredAt = 0;
+  const session = ws._session;
+  if (session !== null && !session.isClosed && !ws.isPaused) session.resume();
+}
+
 /** Marks a client request aborted by us, so its late 'error' is not reported twice. */
 export const kAborted = Symbol('fullduplex.ws.aborted');
 
@@ -576,53 +638,103 @@ export const kAborted = Symbol('fullduplex.ws.aborted');
 class SessionBridge implements SessionListener {
   constructor(private readonly ws: WebSocket) {}
   onMessage(data: Buffer, isBinary: boolean): void {
-    this.ws._onMessage(data, isBinary);
+    const ws = this.ws;
+    if (ws._deferEvents) ws._defer(EVENT_MESSAGE, data, isBinary);
+    else ws._onMessage(data, isBinary);
   }
   onPing(payload: Buffer): void {
-    this.ws.emit('ping', payload);
+    const ws = this.ws;
+    if (ws._deferEvents) ws._defer(EVENT_PING, payload, undefined);
+    else ws.emit('ping', payload);
   }
   onPong(payload: Buffer): void {
-    this.ws.emit('pong', payload);
+    const ws = this.ws;
+    if (ws._deferEvents) ws._defer(EVENT_PONG, payload, undefined);
+    else ws.emit('pong', payload);
   }
   onError(error: Error): void {
     // `ws` reports protocol violations (and our session's own failures) but not transport
     // errors like ECONNRESET, which end in `close` with 1006. Without an 'error' listener `ws`
     // would crash the process on a peer's bad frame; we do not (README, "Migrating from ws").
     if (!(error instanceof ProtocolError || error instanceof SessionError)) return;
-    if (this.ws.listenerCount('error') > 0) this.ws.emit('error', wsError(error));
+    if (this.ws.listenerCount('error') === 0) return;
+    if (this.ws._hasDeferred()) this.ws._defer(EVENT_ERROR, wsError(error), undefined);
+    else this.ws.emit('error', wsError(error));
   }
   onDrain(): void {
     this.ws._onDrain();
   }
   onClose(code: number, reason: string): void {
-    this.ws._onClose(code, reason);
+    if (this.ws._hasDeferred()) this.ws._defer(EVENT_CLOSE, code, reason);
+    else this.ws._onClose(code, reason);
   }
 }
 
-/** `ws`'s error codes for our protocol errors: applications match on `error.code`. */
-const WS_CODES: Record<string, [string, string | null]> = {
-  FD_ERR_RSV_BITS: ['WS_ERR_UNEXPECTED_RSV_1', null],
-  FD_ERR_RESERVED_OPCODE: ['WS_ERR_INVALID_OPCODE', null],
-  FD_ERR_CONTROL_TOO_LONG: ['WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', null],
-  FD_ERR_CONTROL_FRAGMENTED: ['WS_ERR_EXPECTED_FIN', null],
-  FD_ERR_UNEXPECTED_CONTINUATION: ['WS_ERR_INVALID_OPCODE', null],
-  FD_ERR_EXPECTED_CONTINUATION: ['WS_ERR_INVALID_OPCODE', null],
-  FD_ERR_MASK_REQUIRED: ['WS_ERR_EXPECTED_MASK', 'Invalid WebSocket frame: MASK must be set'],
-  FD_ERR_MASK_FORBIDDEN: ['WS_ERR_UNEXPECTED_MASK', 'Invalid WebSocket frame: MASK must be clear'],
-  FD_ERR_LENGTH_TOO_BIG: ['WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', null],
-  FD_ERR_MESSAGE_TOO_BIG: ['WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'Max payload size exceeded'],
-  FD_ERR_INVALID_UTF8: ['WS_ERR_INVALID_UTF8', 'Invalid WebSocket frame: invalid UTF-8 sequence'],
-  FD_ERR_CLOSE_PAYLOAD_LENGTH: ['WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', null],
-  FD_ERR_INVALID_CLOSE_CODE: ['WS_ERR_INVALID_CLOSE_CODE', null],
-  FD_ERR_INVALID_CLOSE_REASON: ['WS_ERR_INVALID_UTF8', null],
-};
-
+/**
+ * `ws`'s error for one of our protocol errors: the same class (`RangeError`, or `Error` for bad
+ * UTF-8), `code` (`WS_ERR_*`) and message, since applications match on them. The details ws
+ * puts in its messages (opcode, length, status code) are read back from ours.
+ */
 function wsError(error: Error): Error {
   if (!(error instanceof ProtocolError)) return error;
-  const mapped = WS_CODES[error.code];
-  if (!mapped) return error;
-  const out = new RangeError(mapped[1] ?? error.message, { cause: error }) as RangeError & { code: string; closeCode: number };
-  out.code = mapped[0];
+  const text = error.message;
+  const number = (pattern: RegExp, fallback: number): number => {
+    const match = pattern.exec(text);
+    return match ? Number.parseInt(match[1]!, match[2] === undefined ? 10 : 16) : fallback;
+  };
+  let code: string;
+  let message: string;
+  let prefix = true;
+  let Ctor: ErrorConstructor | RangeErrorConstructor = RangeError;
+  switch (error.code) {
+    case 'FD_ERR_RSV_BITS': {
+      const rsv = number(/0b([01]{3})/, 4);
+      [code, message] = (Number.parseInt(String(rsv), 2) & 0b011) !== 0 ? ['WS_ERR_UNEXPECTED_RSV_2_3', 'RSV2 and RSV3 must be clear'] : ['WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear'];
+      break;
+    }
+    case 'FD_ERR_RESERVED_OPCODE':
+      [code, message] = ['WS_ERR_INVALID_OPCODE', `invalid opcode ${number(/0x([0-9a-f]+)()/i, 0)}`];
+      break;
+    case 'FD_ERR_UNEXPECTED_CONTINUATION':
+      [code, message] = ['WS_ERR_INVALID_OPCODE', 'invalid opcode 0'];
+      break;
+    case 'FD_ERR_EXPECTED_CONTINUATION':
+      // Our message does not name the new frame's opcode; text is by far the common case.
+      [code, message] = ['WS_ERR_INVALID_OPCODE', `invalid opcode ${number(/opcode 0x([0-9a-f]+)()/i, 1)}`];
+      break;
+    case 'FD_ERR_CONTROL_FRAGMENTED':
+      [code, message] = ['WS_ERR_EXPECTED_FIN', 'FIN must be set'];
+      break;
+    case 'FD_ERR_CONTROL_TOO_LONG':
+      [code, message] = ['WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', `invalid payload length ${number(/of (\d+) bytes/, 126)}`];
+      break;
+    case 'FD_ERR_CLOSE_PAYLOAD_LENGTH':
+      [code, message] = ['WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 'invalid payload length 1'];
+      break;
+    case 'FD_ERR_MASK_REQUIRED':
+      [code, message] = ['WS_ERR_EXPECTED_MASK', 'MASK must be set'];
+      break;
+    case 'FD_ERR_MASK_FORBIDDEN':
+      [code, message] = ['WS_ERR_UNEXPECTED_MASK', 'MASK must be clear'];
+      break;
+    case 'FD_ERR_INVALID_CLOSE_CODE':
+      [code, message] = ['WS_ERR_INVALID_CLOSE_CODE', `invalid status code ${number(/code (\d+)/, 0)}`];
+      break;
+    case 'FD_ERR_INVALID_UTF8':
+    case 'FD_ERR_INVALID_CLOSE_REASON':
+      [code, message, Ctor] = ['WS_ERR_INVALID_UTF8', 'invalid UTF-8 sequence', Error];
+      break;
+    case 'FD_ERR_LENGTH_TOO_BIG':
+      [code, message, prefix] = ['WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Unsupported WebSocket frame: payload length > 2^53 - 1', false];
+      break;
+    case 'FD_ERR_MESSAGE_TOO_BIG':
+      [code, message, prefix] = ['WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'Max payload size exceeded', false];
+      break;
+    default:
+      return error;
+  }
+  const out = new Ctor(prefix ? `Invalid WebSocket frame: ${message}` : message, { cause: error }) as Error & { code: string; closeCode: number };
+  out.code = code;
   out.closeCode = error.closeCode;
   return out;
 }
