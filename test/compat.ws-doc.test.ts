@@ -377,6 +377,30 @@ describe.each(targets)('%s', (name, lib) => {
     });
   });
 
+  describe('broadcast with a loop over clients', () => {
+    it('the same Buffer sent to every client; changed in a later turn, sent again: each gets what was sent', async () => {
+      const wss = await server();
+      const sockets: Any[] = [];
+      for (let i = 0; i < 3; i++) {
+        const connected = once(wss, 'connection');
+        const ws = client(`ws://127.0.0.1:${portOf(wss)}`);
+        await once(ws, 'open');
+        await connected;
+        sockets.push(ws);
+      }
+      const received = sockets.map(() => [] as string[]);
+      sockets.forEach((ws, i) => ws.on('message', (data: Buffer) => received[i]!.push(data.toString())));
+      const shared = Buffer.from('first');
+      for (const peer of wss.clients) peer.send(shared);
+      for (const peer of wss.clients) peer.send('text too', { binary: false });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      shared.write('again');
+      for (const peer of wss.clients) peer.send(shared, { binary: true });
+      while (received.some((list) => list.length < 3)) await tick();
+      expect(received).toEqual(sockets.map(() => ['first', 'text too', 'again']));
+    });
+  });
+
   describe('createWebSocketStream', () => {
     it('ending the stream closes the socket (the peer sees 1005)', async () => {
       const { ws, peer } = await pair();

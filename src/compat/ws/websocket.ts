@@ -6,6 +6,7 @@ import type { ClientRequestArgs } from 'node:http';
 import { ProtocolError } from '../../frame/errors.js';
 import { SessionError } from '../../io/errors.js';
 import type { Session, SessionListener } from '../../io/session.js';
+import { SharedFrameBatch } from '../../server/broadcast.js';
 import {
   callListener,
   CloseEvent,
@@ -404,6 +405,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       const fin = options?.fin !== false;
       if (fin) this._fragmenting = false;
       ok = session.sendFragment(typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, fin, this._fragmentBinary, compress);
+    } else if (this._isServer && session.init.extensions.length === 0) {
+      ok = sendRepeatable(session, payload, isBinary);
     } else {
       ok = session.trySend(payload, isBinary === (typeof payload !== 'string') && compress ? undefined : { binary: isBinary, compress });
     }
@@ -598,6 +601,36 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 }
 
 const HAS_BLOB = typeof Blob !== 'undefined';
+
+// The same message sent to many server sockets in a row (ws code broadcasts with a loop over
+// `wss.clients`): the first send is ordinary; from the second on, the frame is encoded once and
+// queued by reference on each socket, as the core's `broadcast()` does. The encoded frame is
+// kept until the end of the current task only (a microtask clears it), so a Buffer changed
+// between turns is encoded afresh.
+let lastPayload: string | Buffer | null = null;
+let lastBinary = false;
+let sharedReady = false;
+const sharedBatch = new SharedFrameBatch();
+
+function clearShared(): void {
+  lastPayload = null;
+  sharedReady = false;
+}
+
+function sendRepeatable(session: Session, payload: string | Buffer, isBinary: boolean): boolean {
+  if (payload === lastPayload && isBinary === lastBinary) {
+    if (!sharedReady) {
+      sharedBatch.encode(payload, isBinary);
+      sharedReady = true;
+      queueMicrotask(clearShared);
+    }
+    return session.sendShared(sharedBatch.buffer, sharedBatch.start, sharedBatch.end);
+  }
+  lastPayload = payload;
+  lastBinary = isBinary;
+  sharedReady = false;
+  return session.trySend(payload, isBinary === (typeof payload !== 'string') ? undefined : { binary: isBinary });
+}
 const EVENT_MESSAGE = 0;
 const EVENT_PING = 1;
 const EVENT_PONG = 2;
