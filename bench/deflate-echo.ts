@@ -4,7 +4,7 @@
  * message it sends and inflates and verifies every message it receives, and reports its own CPU.
  *
  * - echo of realistic JSON at 64 B / 1 KiB / 16 KiB, 100 connections × 8 in flight;
- * - broadcast of 1 KiB JSON to 1,000 compressed subscribers (one publisher);
+ * - broadcast of 1 KiB JSON to 1,000 compressed subscribers (one publisher, 8 messages outstanding);
  * - memory per compressed connection at 1,000 connections: active (after 2 compressed echoes each
  *   way) and idle (negotiated, never used), minus the same server's RSS per uncompressed one;
  * - bytes on the wire per message (echo, as received by the generator, frame headers included).
@@ -156,7 +156,7 @@ if (only.has('broadcast')) {
     for (const impl of ['fd', 'ws'] as const) {
       const server = await startServer(impl, 'broadcast');
       try {
-        const r = await runGen(binary, ['--mode', 'broadcast', '--port', String(server.port), '--conns', '1000', '--size', '1024', '--warmup', '1', '--duration', duration, '--server-pid', String(server.pid)]);
+        const r = await runGen(binary, ['--mode', 'broadcast', '--port', String(server.port), '--conns', '1000', '--inflight', '8', '--size', '1024', '--warmup', '1', '--duration', duration, '--server-pid', String(server.pid)]);
         if (r.errors > 0) throw new Error(`${impl} broadcast: ${r.errors} errors`);
         byImpl[impl] = best(byImpl[impl], r);
       } finally {

@@ -13,8 +13,9 @@
  *
  * Modes (--mode):
  *   echo       --conns N --inflight K --size S: each connection keeps K messages in flight.
- *   broadcast  --conns R --size S: R receivers on /sub, one sender on /pub; the sender sends the
- *              next message when every receiver got the previous one. An op = one delivery.
+ *   broadcast  --conns R --inflight K --size S: R receivers on /sub, one sender on /pub; the sender
+ *              keeps K messages outstanding (one goes when every receiver got an earlier one).
+ *              An op = one verified delivery.
  *   hold       --conns N --pre P: opens N connections, does P echoes on each, prints
  *              {"ready":N} and holds them until stdin closes (memory measurements).
  *
@@ -64,7 +65,7 @@ static unsigned char *scratch, *outbuf;
 static size_t scratch_cap, outbuf_cap;
 static unsigned long ops, errors, wire_bytes, wire_msgs;
 static int measuring;
-static unsigned long bcast_seq, bcast_got;
+static unsigned bcast_done[1024];
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 static double cpu_self(void) { struct rusage r; getrusage(RUSAGE_SELF, &r); return r.ru_utime.tv_sec + r.ru_utime.tv_usec / 1e6 + r.ru_stime.tv_sec + r.ru_stime.tv_usec / 1e6; }
@@ -143,7 +144,7 @@ static void send_message(conn_t *c, const unsigned char *data, size_t len) {
 
 static void send_next(conn_t *c) {
   scratch = grow(scratch, &scratch_cap, size + 64);
-  size_t n = make_message(scratch, c->id, mode == M_BROADCAST ? bcast_seq : c->sent);
+  size_t n = make_message(scratch, mode == M_BROADCAST ? 0 : c->id, c->sent);
   send_message(c, scratch, n);
 }
 
@@ -163,17 +164,17 @@ static void on_message(conn_t *c, const unsigned char *data, size_t len) {
   if (measuring) { wire_msgs++; }
   if (mode == M_BROADCAST) {
     if (c->is_sender) return;
+    /* Receivers get the sender's messages in order: the next one expected is seq c->received. */
     scratch = grow(scratch, &scratch_cap, size + 64);
-    size_t n = make_message(scratch, 0, bcast_seq);
-    if (n != len || memcmp(scratch, data, n)) { if (errors++ < 3) fprintf(stderr, "deflate-loadgen: broadcast mismatch on conn %d\n", c->id); }
+    size_t n = make_message(scratch, 0, c->received);
+    if (n != len || memcmp(scratch, data, n)) { if (errors++ < 3) fprintf(stderr, "deflate-loadgen: broadcast mismatch on conn %d seq %lu\n", c->id, c->received); }
+    unsigned slot = c->received % 1024;
     c->received++;
     if (measuring) ops++;
-    if (++bcast_got == (unsigned long)conns) {
-      bcast_got = 0; bcast_seq++;
-      conn_t *s = &cs[conns];
-      scratch = grow(scratch, &scratch_cap, size + 64);
-      size_t m = make_message(scratch, 0, bcast_seq);
-      send_message(s, scratch, m); flush(s);
+    if (++bcast_done[slot] == (unsigned)conns) {
+      /* Every receiver has this one: the sender keeps --inflight messages outstanding. */
+      bcast_done[slot] = 0;
+      send_next(&cs[conns]); flush(&cs[conns]);
     }
     return;
   }
@@ -302,8 +303,8 @@ int main(int argc, char **argv) {
     cs[conns].is_sender = 1; open_conn(&cs[conns], "/pub");
     loop_until(now() + 10, all_open);
     loop_until(now() + 0.2, NULL);
-    scratch = grow(scratch, &scratch_cap, size + 64);
-    size_t m = make_message(scratch, 0, bcast_seq); send_message(&cs[conns], scratch, m); flush(&cs[conns]);
+    for (int i = 0; i < inflight && i < 1024; i++) send_next(&cs[conns]);
+    flush(&cs[conns]);
   }
   if (!all_open()) die("not every connection opened");
   if (mode == M_HOLD) {
