@@ -20,6 +20,10 @@ export type { SendData, SendOptions, RequestInfo, ConnectionOptions } from './se
  */
 export type Message = string | Buffer;
 
+/** The listener table of a connection (see the constructor): an empty object over an empty, null-prototype prototype. */
+const ListenerTable = function ListenerTable(): void {} as unknown as new () => object;
+ListenerTable.prototype = Object.create(null) as object;
+
 /**
  * Events of a {@link WebSocketConnection}, with their listener signatures.
  * @example
@@ -112,6 +116,11 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> implemen
   /** Wraps `session` and becomes its listener. Created by the server or by `connect()`. */
   constructor(session: Session) {
     super();
+    // EventEmitter's own table is a `{ __proto__: null }` literal, which V8 keeps in dictionary
+    // mode (~200 B with two listeners, per connection); instances of a function whose prototype
+    // has a null prototype stay fast and share their shape. Lookups behave the same: the
+    // prototype is empty.
+    (this as unknown as { _events: object })._events = new ListenerTable();
     this.session = session;
     session.attach(this);
   }
