@@ -508,6 +508,8 @@ async function s2(redis: Redis): Promise<void> {
   row('T3', 'S2 added latency at 1k msg/s, p50', `${p50.toFixed(3)} ms (${remote.size}/${sent} arrived)`, '≤ 0.5 ms', p50 <= 0.5);
   row('T3', 'S2 added latency at 1k msg/s, p99', `${p99.toFixed(3)} ms`, '≤ 3 ms', p99 <= 3);
   for (const s of sockets) s.destroy();
+  const bareLat = await bareLatency(redis);
+  console.log(`  S2 context: a bare node-redis PUBLISH→message hop in this process at 1k msg/s: p50 ${bareLat.p50.toFixed(3)} ms, p99 ${bareLat.p99.toFixed(3)} ms`);
 
   // Max forwarded rate: one topic, one receiver on b; steps until a loss or a drop.
   let received = 0;
@@ -543,6 +545,28 @@ async function s2(redis: Redis): Promise<void> {
   const bare = await bareHop(redis, true);
   console.log(`  S2 bare PUBLISH→message: ${bareDefault.toFixed(1)} µs CPU with node-redis defaults, ${bare.toFixed(1)} µs without the per-command timeout`);
   row('T4', 'S2 CPU per forwarded message (both nodes, incl. the WebSocket send) vs bare PUBLISH→message (no per-command timeout)', `${cpuAt.micros.toFixed(1)} µs vs ${bare.toFixed(1)} µs = ${(cpuAt.micros / bare).toFixed(2)}× (at ${cpuAt.rate}/s; vs node-redis defaults ${bareDefault.toFixed(1)} µs: ${(cpuAt.micros / bareDefault).toFixed(2)}×)`, '≤ 1.2×', cpuAt.micros / bare <= 1.2);
+}
+
+/** Latency of a bare node-redis PUBLISH → subscriber message at 1k msg/s (5 per 5 ms tick, as S2), both clients here. */
+async function bareLatency(redis: Redis): Promise<{ p50: number; p99: number }> {
+  const { createClient } = await import('@redis/client');
+  const pub = createClient({ socket: { host: '127.0.0.1', port: redis.port } }).on('error', () => {});
+  const sub = pub.duplicate().on('error', () => {});
+  await Promise.all([pub.connect(), sub.connect()]);
+  const latencies: number[] = [];
+  await sub.subscribe('bare-latency', (message: Buffer) => void latencies.push(Number(hr() - message.readBigUInt64BE(4)) / 1e6), true);
+  const start = Date.now();
+  let sent = 0;
+  while (Date.now() - start < 3000) {
+    const due = Math.floor(Date.now() - start);
+    for (; sent < due; sent++) void pub.publish('bare-latency', payload(sent, 78));
+    await sleep(5);
+  }
+  await until(() => latencies.length >= sent, 3000);
+  await sub.unsubscribe('bare-latency');
+  pub.destroy();
+  sub.destroy();
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
 /** CPU µs per message of a bare node-redis PUBLISH → subscriber message, both clients in this process. */
