@@ -21,7 +21,10 @@
  * Works with node-redis (`redis` / `@redis/client` v4+) and ioredis (v5+), detected by shape;
  * nothing is imported. The clients stay yours: `close()` unsubscribes and leaves them open. Use
  * a reconnect strategy that never gives up (both libraries' defaults do); for ioredis a 500 ms cap
- * (`retryStrategy: (n) => Math.min(n * 50, 500)`) bounds recovery time.
+ * (`retryStrategy: (n) => Math.min(n * 50, 500)`) bounds recovery time. Forwards go out through a
+ * view of your node-redis publisher without its per-command timeout (a timer per PUBLISH cost ~3x
+ * the rest of the hop); publishes in flight are bounded by `maxBacklog` instead, a stuck server
+ * is caught by the probe, and your own commands keep your options.
  *
  * @module
  */
