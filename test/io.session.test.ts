@@ -19,7 +19,7 @@ import {
   type SessionListener,
 } from '../src/index.js';
 import { Protocol } from '../src/protocol/protocol.js';
-import { FrameParser, type FrameSink } from '../src/frame/parser.js';
+import { FrameParser } from '../src/frame/parser.js';
 import { cleanupAfterEach, withTimeout } from './helpers/async.js';
 import { connectionPair, duplexPair, memoryInit, until, type SessionPair } from './helpers/duplex-pair.js';
 import { clientFrame, closePayload, Op, RawClient } from './helpers/raw.js';
