@@ -96,9 +96,9 @@ function runGen(binary: string, args: string[]): Promise<GenResult> {
 }
 
 /** Opens `conns` connections (doing `pre` compressed echoes on each), then reads the server's RSS. */
-async function heldRss(binary: string, server: Server, conns: number, pre: number): Promise<number> {
+async function heldRss(binary: string, server: Server, conns: number, pre: number, plain = false): Promise<number> {
   const command = pin ? 'taskset' : binary;
-  const args = ['--mode', 'hold', '--port', String(server.port), '--conns', String(conns), '--pre', String(pre), '--size', '1024'];
+  const args = ['--mode', 'hold', '--port', String(server.port), '--conns', String(conns), '--pre', String(pre), '--size', '1024', ...(plain ? ['--plain'] : [])];
   const child = spawn(command, pin ? ['-c', '1', binary, ...args] : args, { stdio: ['pipe', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -178,28 +178,34 @@ if (only.has('memory')) {
   const CONNS = 1000;
   const memory: Record<string, Record<string, number>> = {};
   for (const impl of ['fd', 'ws'] as const) {
+    // RSS deltas of 1,000 connections are a few MiB, so one run is noisy: median of 3.
     const measure = async (plain: boolean, pre: number): Promise<number> => {
-      const server = await startServer(impl, 'echo', plain);
-      try {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        const base = rssOf(server.pid);
-        const rss = await heldRss(binary, server, CONNS, pre);
-        return (rss - base) / CONNS;
-      } finally {
-        await stopServer(server);
+      const runs: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const server = await startServer(impl, 'echo', plain);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          const base = rssOf(server.pid);
+          const rss = await heldRss(binary, server, CONNS, pre, plain);
+          runs.push((rss - base) / CONNS);
+        } finally {
+          await stopServer(server);
+        }
       }
+      return runs.sort((x, y) => x - y)[1]!;
     };
-    // Plain connections cannot do compressed echoes: the generator insists on deflate, so the
-    // baseline is the same server with deflate on and the connections left unused (pre = 0)
-    // when plain is not possible; see the note printed below.
+    // plain: compression off on the server, no offer from the generator (the baseline);
+    // idle: deflate negotiated, never used; active: 2 compressed echoes each way, then held.
+    const plainIdle = await measure(true, 0);
     const idle = await measure(false, 0);
     const active = await measure(false, 2);
-    memory[impl] = { idlePerConn: idle, activePerConn: active };
+    memory[impl] = { plainPerConn: plainIdle, idlePerConn: idle, activePerConn: active };
   }
   results.memory = memory;
   const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
   rows.push(
-    `memory/conn at 1000 (RSS delta / conns) | fd idle ${kib(memory.fd!.idlePerConn!)}, active ${kib(memory.fd!.activePerConn!)} | ws idle ${kib(memory.ws!.idlePerConn!)}, active ${kib(memory.ws!.activePerConn!)} | ` +
+    `memory/conn at 1000 (RSS delta / conns, median of 3) | fd plain ${kib(memory.fd!.plainPerConn!)}, idle ${kib(memory.fd!.idlePerConn!)}, active ${kib(memory.fd!.activePerConn!)} | ws plain ${kib(memory.ws!.plainPerConn!)}, idle ${kib(memory.ws!.idlePerConn!)}, active ${kib(memory.ws!.activePerConn!)} | ` +
+      `negotiated-unused overhead (idle − plain): fd ${kib(memory.fd!.idlePerConn! - memory.fd!.plainPerConn!)}, ws ${kib(memory.ws!.idlePerConn! - memory.ws!.plainPerConn!)} | ` +
       `compression overhead (active − idle): fd ${kib(memory.fd!.activePerConn! - memory.fd!.idlePerConn!)}, ws ${kib(memory.ws!.activePerConn! - memory.ws!.idlePerConn!)}`,
   );
   console.log(rows.at(-1));

@@ -42,6 +42,7 @@
 
 enum { M_ECHO, M_BROADCAST, M_HOLD };
 static int mode = M_ECHO, port = 0, conns = 1, inflight = 1, level = 1, pre = 2, server_pid = 0;
+static int plain_offer = 0; /* --plain: offer no extension (hold mode baselines) */
 static size_t size = 1024;
 static double warmup = 1, duration = 5;
 
@@ -151,6 +152,7 @@ static void send_next(conn_t *c) {
 static void parse_answer(conn_t *c, const char *head) {
   const char *e = strcasestr(head, "\r\nsec-websocket-extensions:");
   c->client_takeover = c->server_takeover = 1; c->client_bits = 15;
+  if (!e && plain_offer && pre == 0) return; /* --plain: uncompressed baseline, nothing sent */
   if (!e) { fprintf(stderr, "deflate-loadgen: permessage-deflate not negotiated\n"); exit(3); }
   const char *end = strstr(e + 2, "\r\n");
   char line[512]; size_t n = end - e; if (n >= sizeof line) n = sizeof line - 1; memcpy(line, e, n); line[n] = 0;
@@ -249,7 +251,7 @@ static void open_conn(conn_t *c, const char *path) {
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)}; inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
   if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) die("connect");
   char req[512];
-  int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n", path, port);
+  int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n", path, port, plain_offer ? "" : "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
   queue(c, req, n);
   struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
   epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &e);
@@ -281,6 +283,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--size")) { size = atol(v); i++; }
     else if (!strcmp(a, "--level")) { level = atoi(v); i++; }
     else if (!strcmp(a, "--pre")) { pre = atoi(v); i++; }
+    else if (!strcmp(a, "--plain")) plain_offer = 1;
     else if (!strcmp(a, "--warmup")) { warmup = atof(v); i++; }
     else if (!strcmp(a, "--duration")) { duration = atof(v); i++; }
     else if (!strcmp(a, "--server-pid")) { server_pid = atoi(v); i++; }

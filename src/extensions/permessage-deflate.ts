@@ -108,24 +108,36 @@ function resolveTuning(o: DeflateTuning): Tuning {
  * pooled context per message, so they cost nothing between messages.
  */
 export class PerMessageDeflate implements Extension {
-  readonly name = PERMESSAGE_DEFLATE;
-  readonly rsvBits = RSV1;
-  private readonly inflater: Inflater;
-  private readonly deflater: Deflater;
+  // On the prototype, not per instance: a negotiated-but-unused connection keeps only this
+  // object's own four fields (the params and tuning objects are shared between connections).
+  declare readonly name: typeof PERMESSAGE_DEFLATE;
+  declare readonly rsvBits: number;
+  /** Created at the first compressed message received. */
+  private inflater: Inflater | null = null;
+  /** Created at the first message compressed. */
+  private deflater: Deflater | null = null;
   /** An outgoing compressed message has started and not yet ended. */
   private midMessage = false;
 
   constructor(
-    /** The negotiated parameters from this endpoint's point of view. */
+    /** The negotiated parameters from this endpoint's point of view (shared, frozen). */
     readonly params: DeflateParams,
     private readonly tuning: Tuning,
-  ) {
-    this.inflater = createInflater(params.remoteMaxWindowBits, !params.remoteNoContextTakeover);
-    this.deflater = createDeflater({ windowBits: params.localMaxWindowBits, level: tuning.level, memLevel: tuning.memLevel }, !params.localNoContextTakeover);
+  ) {}
+
+  private inflaterNow(): Inflater {
+    const p = this.params;
+    return (this.inflater ??= createInflater(p.remoteMaxWindowBits, !p.remoteNoContextTakeover));
+  }
+
+  private deflaterNow(): Deflater {
+    const p = this.params;
+    const t = this.tuning;
+    return (this.deflater ??= createDeflater({ windowBits: p.localMaxWindowBits, level: t.level, memLevel: t.memLevel }, !p.localNoContextTakeover));
   }
 
   decode(piece: Buffer, fin: boolean, budget: number): Buffer {
-    return this.inflater.decode(piece, fin, budget);
+    return this.inflaterNow().decode(piece, fin, budget);
   }
 
   encode(payload: Uint8Array, opcode: number, fin: boolean): EncodedFrame {
@@ -133,7 +145,7 @@ export class PerMessageDeflate implements Extension {
       // Decide before feeding the compressor: a declined message must never enter its window
       // (sockudo-ws#14), since the peer's inflater never sees it.
       if (payload.length < this.tuning.threshold) return { payload, rsv: 0 };
-      const out = this.deflater.compress(payload, fin);
+      const out = this.deflaterNow().compress(payload, fin);
       // Without takeover the context was reset at the end of the message, so when compression
       // does not pay, sending the original instead leaves both sides consistent.
       if (fin && this.params.localNoContextTakeover && out.length >= payload.length) return { payload, rsv: 0 };
@@ -142,7 +154,7 @@ export class PerMessageDeflate implements Extension {
     }
     if (!this.midMessage) throw new Error('permessage-deflate: continuation frame without a compressed first frame');
     this.midMessage = !fin;
-    return { payload: this.deflater.compress(payload, fin), rsv: 0 };
+    return { payload: this.deflaterNow().compress(payload, fin), rsv: 0 };
   }
 
   /**
@@ -162,16 +174,33 @@ export class PerMessageDeflate implements Extension {
     } else {
       // The peer's window now holds these bytes after what our context knows; forgetting makes
       // our next message reference nothing before it, which the peer can always inflate.
-      this.deflater.forget();
+      this.deflater?.forget();
     }
     return { payload: compressed, rsv: RSV1 };
   }
 
   dispose(): void {
-    this.inflater.dispose();
-    this.deflater.dispose();
+    this.inflater?.dispose();
+    this.deflater?.dispose();
+    this.inflater = null;
+    this.deflater = null;
     this.midMessage = false;
   }
+}
+Object.defineProperty(PerMessageDeflate.prototype, 'name', { value: PERMESSAGE_DEFLATE });
+Object.defineProperty(PerMessageDeflate.prototype, 'rsvBits', { value: RSV1 });
+
+/**
+ * Negotiated parameter sets, shared: there are at most 8 × 8 × 2 × 2 of them, so every connection
+ * with the same parameters points at one frozen object instead of owning a copy.
+ */
+const sharedParams = new Map<number, DeflateParams>();
+
+function internParams(p: DeflateParams): DeflateParams {
+  const key = p.localMaxWindowBits | (p.remoteMaxWindowBits << 4) | (p.localNoContextTakeover ? 256 : 0) | (p.remoteNoContextTakeover ? 512 : 0);
+  let shared = sharedParams.get(key);
+  if (shared === undefined) sharedParams.set(key, (shared = Object.freeze({ ...p })));
+  return shared;
 }
 
 /**
@@ -235,7 +264,7 @@ export function permessageDeflate(options: PerMessageDeflateOptions = {}): Serve
           if (err instanceof NegotiationError) continue; // decline, try the next (RFC 7692 §5)
           throw err;
         }
-        return { params: accepted.answer, extension: new PerMessageDeflate(accepted.params, tuning) };
+        return { params: accepted.answer, extension: new PerMessageDeflate(internParams(accepted.params), tuning) };
       }
       return null;
     },
@@ -276,7 +305,7 @@ export function permessageDeflateClient(options: PerMessageDeflateClientOptions 
         if (err instanceof NegotiationError) throw new Error(`invalid permessage-deflate answer: ${err.message}`);
         throw err;
       }
-      return new PerMessageDeflate(negotiated, tuning);
+      return new PerMessageDeflate(internParams(negotiated), tuning);
     },
   };
 }

@@ -201,11 +201,24 @@ export async function admit(
       role: 'server',
       protocol: negotiation.protocol ?? '',
       extensions: extensionObjects,
-      extensionsHeader: negotiation.extensions.length > 0 ? formatExtensions(negotiation.extensions) : '',
+      extensionsHeader: negotiation.extensions.length > 0 ? internHeader(formatExtensions(negotiation.extensions)) : '',
       request: info,
     },
     discard,
   };
+}
+
+/**
+ * Answers repeat (one per server configuration and client kind), and a freshly built one is a
+ * rope of ~8 concatenated strings that every connection would keep: connections share one flat copy.
+ */
+const headers = new Map<string, string>();
+
+function internHeader(header: string): string {
+  const known = headers.get(header);
+  if (known !== undefined) return known;
+  if (headers.size < 64) headers.set(header, header);
+  return header;
 }
 
 function disposeAll(extensions: readonly Extension[]): void {
