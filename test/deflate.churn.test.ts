@@ -1,6 +1,6 @@
 /**
  * Every zlib handle is released when its connection ends: 10,000 compressed connections (our
- * client and server, 50 at a time) each send and receive one compressed message with context
+ * client and server, 200 at a time) each send and receive one compressed message with context
  * takeover — so both sides create their own deflate and inflate contexts — and close. Afterwards
  * the live handle count is back where it started. RSS is printed (after 1,000 and after 10,000)
  * for the report, not asserted: the GC decides when memory returns.
@@ -10,7 +10,7 @@ import { connect, serve, type WebSocketConnection } from '../src/index.js';
 import { liveZlibHandles } from '../src/extensions/index.js';
 
 const TOTAL = 10_000;
-const CONCURRENCY = 50;
+const CONCURRENCY = 200;
 
 it(`opens and closes ${TOTAL} compressed connections: zero live zlib handles afterwards, RSS flat-ish`, async () => {
   const open = new Set<WebSocketConnection>();
@@ -28,13 +28,14 @@ it(`opens and closes ${TOTAL} compressed connections: zero live zlib handles aft
   );
   const baseline = liveZlibHandles();
   const message = JSON.stringify({ kind: 'event', items: Array.from({ length: 20 }, (_, i) => ({ id: i, name: `name-${i}` })) });
+  const clientOptions = { pingInterval: 0 };
   let next = 0;
   let peak = 0;
   const rss: number[] = [];
   const worker = async (): Promise<void> => {
     while (next < TOTAL) {
       const n = next++;
-      const ws = await connect(server.url, { pingInterval: 0 });
+      const ws = await connect(server.url, clientOptions);
       if (ws.extensions === '') throw new Error('deflate not negotiated');
       await ws.send(message);
       if ((await ws.recv()) !== message) throw new Error('bad echo');
