@@ -2,6 +2,7 @@ import { constants, deflateRawSync } from 'node:zlib';
 import { borrowDeflater, giveBack } from './pool.js';
 import { keepWindow } from './inflater.js';
 import { SCRATCH, SyncZlib, syncZlibWorks, windowBitsForZlib } from './zlib-sync.js';
+import { WindowHistory } from './history.js';
 
 /** zlib parameters of a compressor. `windowBits` is the negotiated value (8–15); 8 compresses with 9. */
 export interface DeflateSettings {
@@ -23,14 +24,22 @@ export interface Deflater {
    * before. Used after the connection sent bytes compressed elsewhere (see `SharedMessage`).
    */
   forget(): void;
+  /**
+   * Frees a dedicated (takeover) context between messages, keeping the plaintext history needed
+   * to rebuild it at the next message. Returns whether anything was freed.
+   */
+  release(): boolean;
   /** Frees every zlib context held. */
   dispose(): void;
 }
 
-/** A new compressor. */
-export function createDeflater(settings: DeflateSettings, takeover: boolean): Deflater {
+/**
+ * A new compressor. `releasable`: keep the plaintext history so {@link Deflater.release} can free
+ * the context of an idle connection (takeover only; costs one window of memory).
+ */
+export function createDeflater(settings: DeflateSettings, takeover: boolean, releasable = false): Deflater {
   const s = { ...settings, windowBits: windowBitsForZlib(settings.windowBits) };
-  return syncZlibWorks() ? new StreamDeflater(s, takeover) : new OneShotDeflater(s, takeover);
+  return syncZlibWorks() ? new StreamDeflater(s, takeover, releasable) : new OneShotDeflater(s, takeover);
 }
 
 /**
@@ -65,15 +74,29 @@ function strip(out: Buffer): Buffer {
 
 class StreamDeflater implements Deflater {
   private z: SyncZlib | null = null;
+  /** What the peer's inflater window holds, when the context may be released (takeover only). */
+  private readonly history: WindowHistory | null;
+  /** `z` was built with a dictionary: a reset would bring that back, so forget() closes it instead. */
+  private primed = false;
 
   constructor(
     private readonly s: DeflateSettings,
     private readonly takeover: boolean,
-  ) {}
+    releasable: boolean,
+  ) {
+    this.history = takeover && releasable ? new WindowHistory(1 << s.windowBits) : null;
+  }
+
+  private open(): SyncZlib {
+    const s = this.s;
+    if (!this.takeover) return borrowDeflater(s.windowBits, s.level, s.memLevel);
+    const dictionary = this.history?.contents() ?? null;
+    this.primed = dictionary !== null;
+    return SyncZlib.deflate(s.windowBits, s.level, s.memLevel, dictionary);
+  }
 
   compress(payload: Uint8Array, fin: boolean): Buffer {
-    const s = this.s;
-    const z = (this.z ??= this.takeover ? SyncZlib.deflate(s.windowBits, s.level, s.memLevel) : borrowDeflater(s.windowBits, s.level, s.memLevel));
+    const z = (this.z ??= this.open());
     const chunks: Buffer[] = [];
     let total = 0;
     let off = 0;
@@ -90,6 +113,7 @@ class StreamDeflater implements Deflater {
       total += have;
       if (z.availOut !== 0) break; // Z_SYNC_FLUSH complete: everything consumed and emitted
     }
+    this.history?.append(payload);
     if (fin && !this.takeover) {
       giveBack(z);
       this.z = null;
@@ -99,10 +123,21 @@ class StreamDeflater implements Deflater {
   }
 
   forget(): void {
-    this.z?.reset();
+    this.history?.clear();
+    if (this.primed) this.release();
+    else this.z?.reset();
+  }
+
+  release(): boolean {
+    if (this.z === null || !this.takeover || (this.history === null && !this.primed)) return false;
+    this.z.close();
+    this.z = null;
+    this.primed = false;
+    return true;
   }
 
   dispose(): void {
+    this.history?.clear();
     if (this.z === null) return;
     if (this.takeover) this.z.close();
     else giveBack(this.z);
@@ -138,6 +173,10 @@ class OneShotDeflater implements Deflater {
 
   forget(): void {
     this.history = Buffer.alloc(0);
+  }
+
+  release(): boolean {
+    return false; // holds no zlib context between calls
   }
 
   dispose(): void {

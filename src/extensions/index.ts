@@ -11,6 +11,7 @@ export {
   type PerMessageDeflateOptions,
   type PerMessageDeflateClientOptions,
   type DeflateTuning,
+  sweepIdleDeflate,
 } from './permessage-deflate.js';
 export { compressStandalone, type DeflateSettings } from './deflater.js';
 export { parseWindowBits, NegotiationError, type DeflateParams, type RawParams } from './params.js';

@@ -3,6 +3,7 @@ import { CloseCode } from '../frame/close-code.js';
 import { ProtocolError } from '../frame/errors.js';
 import { borrowInflater, giveBack } from './pool.js';
 import { SCRATCH, SyncZlib, syncZlibWorks, windowBitsForZlib } from './zlib-sync.js';
+import { WindowHistory } from './history.js';
 
 /** RFC 7692 §7.2.2: the receiver appends these four octets to a message's payload before inflating. */
 export const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
@@ -12,13 +13,24 @@ const EMPTY = Buffer.alloc(0);
 export interface Inflater {
   /** See `Extension.decode`. */
   decode(piece: Buffer, fin: boolean, budget: number): Buffer;
+  /**
+   * Frees a dedicated (takeover) context between messages, keeping the inflated history needed to
+   * rebuild it at the next message. Returns whether anything was freed.
+   */
+  release(): boolean;
   /** Frees every zlib context held. */
   dispose(): void;
 }
 
-/** A new inflater for a peer window of `windowBits`, keeping context between messages or not. */
-export function createInflater(windowBits: number, takeover: boolean): Inflater {
-  return syncZlibWorks() ? new StreamInflater(windowBitsForZlib(windowBits), takeover) : new OneShotInflater(windowBitsForZlib(windowBits), takeover);
+/**
+ * A new inflater for a peer window of `windowBits`, keeping context between messages or not.
+ * `releasable`: keep the inflated history so {@link Inflater.release} can free the context of an
+ * idle connection (takeover only; costs one peer window of memory).
+ */
+export function createInflater(windowBits: number, takeover: boolean, releasable = false): Inflater {
+  return syncZlibWorks()
+    ? new StreamInflater(windowBitsForZlib(windowBits), takeover, releasable)
+    : new OneShotInflater(windowBitsForZlib(windowBits), takeover);
 }
 
 /** 1009: the message inflates past what it may. */
@@ -55,17 +67,22 @@ class StreamInflater implements Inflater {
   private z: SyncZlib | null = null;
   /** Compressed bytes seen in the current message. */
   private seen = 0;
+  /** What the peer's compressor window holds, when the context may be released (takeover only). */
+  private readonly history: WindowHistory | null;
 
   constructor(
     private readonly windowBits: number,
     private readonly takeover: boolean,
-  ) {}
+    releasable: boolean,
+  ) {
+    this.history = takeover && releasable ? new WindowHistory(1 << windowBits) : null;
+  }
 
   decode(piece: Buffer, fin: boolean, budget: number): Buffer {
     this.seen += piece.length;
     if (fin && this.seen === 0) return EMPTY; // see emptyMessage()
     if (fin) this.seen = 0;
-    const z = (this.z ??= this.takeover ? SyncZlib.inflate(this.windowBits) : borrowInflater(this.windowBits));
+    const z = (this.z ??= this.takeover ? SyncZlib.inflate(this.windowBits, this.history?.contents()) : borrowInflater(this.windowBits));
     const chunks: Buffer[] = [];
     let produced: number;
     try {
@@ -73,19 +90,29 @@ class StreamInflater implements Inflater {
       if (fin) produced = run(z, TAIL, budget, produced, chunks);
     } catch (err) {
       // The connection fails now; a borrowed context goes back reset, a dedicated one waits for dispose().
-      if (!this.takeover) this.release();
+      if (!this.takeover) this.giveBack();
       throw err;
     }
-    if (fin && !this.takeover) this.release();
-    return join(chunks, produced);
+    if (fin && !this.takeover) this.giveBack();
+    const out = join(chunks, produced);
+    this.history?.append(out);
+    return out;
   }
 
-  private release(): void {
+  private giveBack(): void {
     if (this.z !== null) giveBack(this.z);
     this.z = null;
   }
 
+  release(): boolean {
+    if (this.z === null || this.history === null || this.seen !== 0) return false;
+    this.z.close();
+    this.z = null;
+    return true;
+  }
+
   dispose(): void {
+    this.history?.clear();
     if (this.z === null) return;
     if (this.takeover) this.z.close();
     else giveBack(this.z);
@@ -164,6 +191,10 @@ class OneShotInflater implements Inflater {
     if (out.length > budget) throw tooBig(budget);
     if (this.takeover) this.history = keepWindow(this.history, out, 1 << this.windowBits);
     return out;
+  }
+
+  release(): boolean {
+    return false; // holds no zlib context between calls
   }
 
   dispose(): void {

@@ -32,6 +32,15 @@ export interface DeflateTuning {
    * form is not smaller is sent uncompressed anyway (see README of this module).
    */
   threshold?: number;
+  /**
+   * Seconds after which an idle connection's own zlib contexts (context-takeover directions) are
+   * freed, 0 = never (default). Each direction then keeps its last window of plaintext (2^bits
+   * bytes) and rebuilds the context from it, as `dictionary`, at its next message, so the bytes
+   * on the wire are unaffected. A connection counts as idle when no message was compressed or
+   * inflated on it since the previous sweep (sweeps run every `releaseIdleAfter` seconds on an
+   * unref'd timer), so contexts go after between one and two periods of silence.
+   */
+  releaseIdleAfter?: number;
 }
 
 /**
@@ -90,6 +99,8 @@ interface Tuning {
   level: number;
   memLevel: number;
   threshold: number;
+  /** Idle release period in milliseconds; 0 or absent = never. */
+  releaseAfterMs?: number;
 }
 
 function resolveTuning(o: DeflateTuning): Tuning {
@@ -99,7 +110,51 @@ function resolveTuning(o: DeflateTuning): Tuning {
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`level must be an integer from 0 to 9, got ${String(level)}`);
   if (!Number.isInteger(memLevel) || memLevel < 1 || memLevel > 9) throw new RangeError(`memLevel must be an integer from 1 to 9, got ${String(memLevel)}`);
   if (!Number.isInteger(threshold) || threshold < 0) throw new RangeError(`threshold must be a non-negative integer, got ${String(threshold)}`);
-  return { level, memLevel, threshold };
+  const release = o.releaseIdleAfter ?? 0;
+  if (typeof release !== 'number' || !(release >= 0) || !Number.isFinite(release)) throw new RangeError(`releaseIdleAfter must be a non-negative number of seconds, got ${String(release)}`);
+  return { level, memLevel, threshold, releaseAfterMs: Math.round(release * 1000) };
+}
+
+/**
+ * Idle sweeps, one unref'd timer per period: connections holding a dedicated zlib context are
+ * registered while they hold one; a sweep frees the contexts of those untouched since the last.
+ */
+const sweeps = new Map<number, { members: Set<PerMessageDeflate>; timer: NodeJS.Timeout }>();
+
+function enlist(period: number, member: PerMessageDeflate): void {
+  let sweep = sweeps.get(period);
+  if (sweep === undefined) {
+    const members = new Set<PerMessageDeflate>();
+    const timer = setInterval(() => sweepNow(period), period);
+    timer.unref();
+    sweeps.set(period, (sweep = { members, timer }));
+  }
+  sweep.members.add(member);
+}
+
+function delist(period: number, member: PerMessageDeflate): void {
+  const sweep = sweeps.get(period);
+  if (sweep === undefined || !sweep.members.delete(member) || sweep.members.size > 0) return;
+  clearInterval(sweep.timer);
+  sweeps.delete(period);
+}
+
+function sweepNow(period: number): number {
+  const sweep = sweeps.get(period);
+  if (sweep === undefined) return 0;
+  let freed = 0;
+  for (const member of [...sweep.members]) if (member.sweep()) freed++;
+  return freed;
+}
+
+/**
+ * Runs every idle sweep now (tests, benchmarks): frees the contexts of connections untouched
+ * since the previous sweep and marks the others untouched. Returns how many connections were released.
+ */
+export function sweepIdleDeflate(): number {
+  let freed = 0;
+  for (const period of [...sweeps.keys()]) freed += sweepNow(period);
+  return freed;
 }
 
 /**
@@ -118,6 +173,8 @@ export class PerMessageDeflate implements Extension {
   private deflater: Deflater | null = null;
   /** An outgoing compressed message has started and not yet ended. */
   private midMessage = false;
+  /** Idle release: 0 = off, 1 = registered and used since the last sweep, 2 = registered and untouched. */
+  private sweepState = 0;
 
   constructor(
     /** The negotiated parameters from this endpoint's point of view (shared, frozen). */
@@ -127,13 +184,43 @@ export class PerMessageDeflate implements Extension {
 
   private inflaterNow(): Inflater {
     const p = this.params;
-    return (this.inflater ??= createInflater(p.remoteMaxWindowBits, !p.remoteNoContextTakeover));
+    this.touch(!p.remoteNoContextTakeover);
+    return (this.inflater ??= createInflater(p.remoteMaxWindowBits, !p.remoteNoContextTakeover, (this.tuning.releaseAfterMs ?? 0) > 0));
   }
 
   private deflaterNow(): Deflater {
     const p = this.params;
     const t = this.tuning;
-    return (this.deflater ??= createDeflater({ windowBits: p.localMaxWindowBits, level: t.level, memLevel: t.memLevel }, !p.localNoContextTakeover));
+    this.touch(!p.localNoContextTakeover);
+    return (this.deflater ??= createDeflater({ windowBits: p.localMaxWindowBits, level: t.level, memLevel: t.memLevel }, !p.localNoContextTakeover, (t.releaseAfterMs ?? 0) > 0));
+  }
+
+  /** Marks the connection used; registers it for idle sweeps when a takeover direction is used. */
+  private touch(takeover: boolean): void {
+    if (this.sweepState === 0) {
+      if (!takeover || !this.tuning.releaseAfterMs) return;
+      enlist(this.tuning.releaseAfterMs, this);
+    }
+    this.sweepState = 1;
+  }
+
+  /**
+   * Called by the idle sweep: frees the dedicated zlib contexts if the connection was untouched
+   * since the previous sweep and no message is half-way through either direction.
+   * @internal
+   */
+  sweep(): boolean {
+    if (this.sweepState === 1) {
+      this.sweepState = 2;
+      return false;
+    }
+    if (this.midMessage) return false;
+    // A message half-way in (inflater) keeps its context; the rest of it re-registers the connection.
+    const deflaterFreed = this.deflater?.release() ?? false;
+    const inflaterFreed = this.inflater?.release() ?? false;
+    this.sweepState = 0;
+    delist(this.tuning.releaseAfterMs!, this);
+    return deflaterFreed || inflaterFreed;
   }
 
   decode(piece: Buffer, fin: boolean, budget: number): Buffer {
@@ -180,6 +267,8 @@ export class PerMessageDeflate implements Extension {
   }
 
   dispose(): void {
+    if (this.sweepState !== 0) delist(this.tuning.releaseAfterMs!, this);
+    this.sweepState = 0;
     this.inflater?.dispose();
     this.deflater?.dispose();
     this.inflater = null;

@@ -65,14 +65,21 @@ export class SyncZlib {
     live++;
   }
 
-  /** A raw inflater with the given window (9–15; see `windowBitsForZlib`). */
-  static inflate(windowBits: number): SyncZlib {
-    return new SyncZlib(zlib.createInflateRaw({ windowBits, chunkSize: zlib.constants.Z_MIN_CHUNK }));
+  /**
+   * A raw inflater with the given window (9–15; see `windowBitsForZlib`), primed with `dictionary`
+   * (the peer's window when a released context is rebuilt). Note: Node re-applies the dictionary
+   * on {@link reset}.
+   */
+  static inflate(windowBits: number, dictionary?: Buffer | null): SyncZlib {
+    return new SyncZlib(zlib.createInflateRaw({ windowBits, chunkSize: zlib.constants.Z_MIN_CHUNK, ...(dictionary ? { dictionary } : {}) }));
   }
 
-  /** A raw deflater. `chunkSize` is the minimum: output goes to the caller's buffer, not the stream's. */
-  static deflate(windowBits: number, level: number, memLevel: number): SyncZlib {
-    return new SyncZlib(zlib.createDeflateRaw({ windowBits, level, memLevel, chunkSize: zlib.constants.Z_MIN_CHUNK }));
+  /**
+   * A raw deflater. `chunkSize` is the minimum: output goes to the caller's buffer, not the
+   * stream's. `dictionary` as for {@link inflate}; {@link reset} re-applies it too.
+   */
+  static deflate(windowBits: number, level: number, memLevel: number, dictionary?: Buffer | null): SyncZlib {
+    return new SyncZlib(zlib.createDeflateRaw({ windowBits, level, memLevel, chunkSize: zlib.constants.Z_MIN_CHUNK, ...(dictionary ? { dictionary } : {}) }));
   }
 
   /**
