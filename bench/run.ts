@@ -6,6 +6,7 @@
  *                                 driven by the C load generator; writes bench/results/latest.{json,svg}
  *   npm run bench -- --quick      the same, short (under a minute): a smoke run; writes bench/results/quick.*
  *   npm run bench -- parser       the in-memory frame parser/encoder micro-benchmark vs ws (JavaScript)
+ *   npm run bench -- deflate | backplane | h2 | compat-ws   the other suites (standalone scripts)
  *
  * Environment: BENCH_CASE=<substring> runs only the socket workloads whose id contains it (echo-64,
  * broadcast, handshake, memory, …); BENCH_REPEATS, BENCH_WARMUP, BENCH_DURATION override the run shape;
@@ -152,14 +153,32 @@ async function runSockets(): Promise<void> {
   }
 }
 
+/** `npm run bench -- <name>`: the standalone suites. */
+const SUITES: Record<string, string> = {
+  deflate: './deflate-echo.ts',
+  backplane: './backplane.ts',
+  h2: './h2.ts',
+  'compat-ws': './compat-ws.ts',
+};
+
 async function main(): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
-    console.log('usage: npm run bench [-- --quick | parser]\n  (no argument) full socket suite, C load generator\n  --quick        short smoke run\n  parser         frame parser/encoder micro-benchmark (in memory)');
+    console.log(
+      'usage: npm run bench [-- --quick | parser | deflate | backplane | h2 | compat-ws]\n  (no argument) full socket suite, C load generator\n  --quick        short smoke run\n  parser         frame parser/encoder micro-benchmark (in memory)\n  deflate        compressed echo/broadcast/memory vs ws (C load generator with zlib)\n  backplane      Redis and node:cluster fan-out, latency, recovery (needs redis-server)\n  h2             1,000 sockets over one HTTP/2 connection vs 1,000 HTTP/1.1 upgrades\n  compat-ws      the fullduplex/ws face against fullduplex\'s own API',
+    );
     return;
   }
   if (args.includes('parser')) {
     const parser = await import('./parser.js');
     await parser.run();
+    return;
+  }
+  // The other suites are standalone scripts (they fork their own server roles): run them as they are.
+  const suite = args.find((a) => a in SUITES);
+  if (suite !== undefined) {
+    const script = fileURLToPath(new URL(SUITES[suite]!, import.meta.url));
+    const { status } = spawnSync(process.execPath, [...process.execArgv, script, ...args.filter((a) => a !== suite)], { stdio: 'inherit' });
+    process.exitCode = status ?? 1;
     return;
   }
   await runSockets();
