@@ -4,7 +4,8 @@
  * message it sends and inflates and verifies every message it receives, and reports its own CPU.
  *
  * - echo of realistic JSON at 64 B / 1 KiB / 16 KiB, 100 connections × 8 in flight;
- * - broadcast of 1 KiB JSON to 1,000 compressed subscribers (one publisher, 8 messages outstanding);
+ * - broadcast of 1 KiB JSON to 1,000 compressed subscribers (one publisher, 8, 64 and 128 messages
+ *   outstanding: 8 is latency-bound, 64 and 128 saturate the servers);
  * - memory per compressed connection at 1,000 connections: active (after 2 compressed echoes each
  *   way) and idle (negotiated, never used), minus the same server's RSS per uncompressed one;
  * - bytes on the wire per message (echo, as received by the generator, frame headers included).
@@ -12,7 +13,7 @@
  * Server pinned to CPU 0, generator to CPU 1 (taskset, when there are two CPUs). Each workload
  * runs fd and ws alternately, `--rounds` times (default 2), and reports the better round of each.
  *
- *   npx tsx bench/deflate-echo.ts [--duration 5] [--rounds 2] [--only echo,broadcast,memory]
+ *   npx tsx bench/deflate-echo.ts [--duration 5] [--rounds 2] [--only echo,broadcast,memory] [--broadcast-inflight 8,64,128]
  *
  * Needs a C compiler and zlib's headers (Debian: zlib1g-dev); says so clearly when absent.
  * Writes bench/results/deflate-echo.json.
@@ -41,9 +42,10 @@ interface Server {
   pid: number;
 }
 
-async function startServer(impl: 'fd' | 'ws', mode: 'echo' | 'broadcast', plain = false): Promise<Server> {
+async function startServer(impl: 'fd' | 'ws', mode: 'echo' | 'broadcast', plain = false, releaseIdleAfter = 0): Promise<Server> {
   const args = ['--import', 'tsx', SERVERS, impl, mode, ...(plain ? ['--plain'] : [])];
-  const child = pin ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const env = releaseIdleAfter > 0 ? { ...process.env, FD_RELEASE_IDLE_AFTER: String(releaseIdleAfter) } : process.env;
+  const child = pin ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -115,7 +117,7 @@ async function heldRss(binary: string, server: Server, conns: number, pre: numbe
   return rss;
 }
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, only: { type: 'string', default: 'echo,broadcast,memory' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, only: { type: 'string', default: 'echo,broadcast,memory' }, 'broadcast-inflight': { type: 'string', default: '8,64,128' } } });
 const duration = values.duration;
 const rounds = Number(values.rounds);
 const only = new Set(values.only.split(','));
@@ -151,27 +153,31 @@ if (only.has('echo')) {
 }
 
 if (only.has('broadcast')) {
-  const byImpl: Record<string, GenResult | undefined> = {};
-  for (let round = 0; round < rounds; round++) {
-    for (const impl of ['fd', 'ws'] as const) {
-      const server = await startServer(impl, 'broadcast');
-      try {
-        const r = await runGen(binary, ['--mode', 'broadcast', '--port', String(server.port), '--conns', '1000', '--inflight', '8', '--size', '1024', '--warmup', '1', '--duration', duration, '--server-pid', String(server.pid)]);
-        if (r.errors > 0) throw new Error(`${impl} broadcast: ${r.errors} errors`);
-        byImpl[impl] = best(byImpl[impl], r);
-      } finally {
-        await stopServer(server);
+  // 8 outstanding leaves both servers partly idle (latency-bound); 64 and 128 saturate them, so
+  // deliveries/s and server CPU per delivery compare the servers' work, from the same run.
+  for (const inflight of values['broadcast-inflight'].split(',').map(Number)) {
+    const byImpl: Record<string, GenResult | undefined> = {};
+    for (let round = 0; round < rounds; round++) {
+      for (const impl of ['fd', 'ws'] as const) {
+        const server = await startServer(impl, 'broadcast');
+        try {
+          const r = await runGen(binary, ['--mode', 'broadcast', '--port', String(server.port), '--conns', '1000', '--inflight', String(inflight), '--size', '1024', '--warmup', '1', '--duration', duration, '--server-pid', String(server.pid)]);
+          if (r.errors > 0) throw new Error(`${impl} broadcast: ${r.errors} errors`);
+          byImpl[impl] = best(byImpl[impl], r);
+        } finally {
+          await stopServer(server);
+        }
       }
     }
+    results[inflight === 8 ? 'broadcast' : `broadcast${inflight}`] = byImpl;
+    const fd = byImpl.fd!;
+    const ws = byImpl.ws!;
+    rows.push(
+      `broadcast 1 KiB JSON → 1000, ${inflight} outstanding | fd ${fd.opsPerSec.toFixed(0)} deliveries/s (${fd.serverCpuUsPerOp.toFixed(2)} µs srv/delivery, srv CPU ${fd.serverCpuPct.toFixed(0)}%) | ws ${ws.opsPerSec.toFixed(0)}/s (${ws.serverCpuUsPerOp.toFixed(2)} µs, srv CPU ${ws.serverCpuPct.toFixed(0)}%) | ` +
+        `${(fd.opsPerSec / ws.opsPerSec).toFixed(2)}x deliveries/s, ${(ws.serverCpuUsPerOp / fd.serverCpuUsPerOp).toFixed(2)}x CPU/delivery | gen CPU fd ${fd.genCpuPct.toFixed(0)}% (${fd.genCpuUsPerOp.toFixed(2)} µs/delivery), ws ${ws.genCpuPct.toFixed(0)}%`,
+    );
+    console.log(rows.at(-1));
   }
-  results.broadcast = byImpl;
-  const fd = byImpl.fd!;
-  const ws = byImpl.ws!;
-  rows.push(
-    `broadcast 1 KiB JSON → 1000 | fd ${fd.opsPerSec.toFixed(0)} deliveries/s (${fd.serverCpuUsPerOp.toFixed(2)} µs srv/delivery) | ws ${ws.opsPerSec.toFixed(0)}/s (${ws.serverCpuUsPerOp.toFixed(2)} µs) | ` +
-      `${(fd.opsPerSec / ws.opsPerSec).toFixed(2)}x deliveries/s, ${(ws.serverCpuUsPerOp / fd.serverCpuUsPerOp).toFixed(2)}x CPU/delivery | gen CPU fd ${fd.genCpuPct.toFixed(0)}% (${fd.genCpuUsPerOp.toFixed(2)} µs/delivery), ws ${ws.genCpuPct.toFixed(0)}%`,
-  );
-  console.log(rows.at(-1));
 }
 
 if (only.has('memory')) {
@@ -179,10 +185,10 @@ if (only.has('memory')) {
   const memory: Record<string, Record<string, number>> = {};
   for (const impl of ['fd', 'ws'] as const) {
     // RSS deltas of 1,000 connections are a few MiB, so one run is noisy: median of 3.
-    const measure = async (plain: boolean, pre: number): Promise<number> => {
+    const measure = async (plain: boolean, pre: number, releaseIdleAfter = 0): Promise<number> => {
       const runs: number[] = [];
       for (let i = 0; i < 3; i++) {
-        const server = await startServer(impl, 'echo', plain);
+        const server = await startServer(impl, 'echo', plain, releaseIdleAfter);
         try {
           await new Promise((resolve) => setTimeout(resolve, 500));
           const base = rssOf(server.pid);
@@ -200,12 +206,15 @@ if (only.has('memory')) {
     const idle = await measure(false, 0);
     const active = await measure(false, 2);
     memory[impl] = { plainPerConn: plainIdle, idlePerConn: idle, activePerConn: active };
+    // Used, then idle with releaseIdleAfter 0.4 s: the RSS is read 1.5 s after the echoes, by
+    // which time the sweep has freed both zlib contexts (fd only; ws has no such option).
+    if (impl === 'fd') memory[impl].releasedPerConn = await measure(false, 2, 0.4);
   }
   results.memory = memory;
   const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
   rows.push(
     `memory/conn at 1000 (RSS delta / conns, median of 3) | fd plain ${kib(memory.fd!.plainPerConn!)}, idle ${kib(memory.fd!.idlePerConn!)}, active ${kib(memory.fd!.activePerConn!)} | ws plain ${kib(memory.ws!.plainPerConn!)}, idle ${kib(memory.ws!.idlePerConn!)}, active ${kib(memory.ws!.activePerConn!)} | ` +
-      `negotiated-unused overhead (idle − plain): fd ${kib(memory.fd!.idlePerConn! - memory.fd!.plainPerConn!)}, ws ${kib(memory.ws!.idlePerConn! - memory.ws!.plainPerConn!)} | ` +
+      `fd used-then-idle with releaseIdleAfter ${kib(memory.fd!.releasedPerConn!)} | negotiated-unused overhead (idle − plain): fd ${kib(memory.fd!.idlePerConn! - memory.fd!.plainPerConn!)}, ws ${kib(memory.ws!.idlePerConn! - memory.ws!.plainPerConn!)} | ` +
       `compression overhead (active − idle): fd ${kib(memory.fd!.activePerConn! - memory.fd!.idlePerConn!)}, ws ${kib(memory.ws!.activePerConn! - memory.ws!.idlePerConn!)}`,
   );
   console.log(rows.at(-1));

@@ -25,7 +25,8 @@ if (impl === 'fd') {
       if (mode === 'broadcast') ws.on('message', (data) => void server.publish('b', data as string));
       else ws.on('message', (data) => void ws.send(data).catch(() => {}));
     },
-    { port: 0, pingInterval: 0, perMessageDeflate: !plain, maxMessageSize: 64 << 20 },
+    // FD_RELEASE_IDLE_AFTER (seconds): idle release on, for the used-then-idle memory figure.
+    { port: 0, pingInterval: 0, perMessageDeflate: !plain && (process.env.FD_RELEASE_IDLE_AFTER ? { releaseIdleAfter: Number(process.env.FD_RELEASE_IDLE_AFTER) } : true), maxMessageSize: 64 << 20 },
   );
   console.log(`listening ${new URL(server.url).port}`);
 } else {

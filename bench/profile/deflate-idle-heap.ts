@@ -4,6 +4,8 @@
  * load generator (`--pre P` compressed echoes each, then idle), and prints the per-connection
  * self-size diff by constructor, plus RSS and external memory per connection. Run once with
  * `deflate` and once with `plain` (the generator then offers no extension) and compare.
+ * RELEASE_IDLE_AFTER=0.5 (seconds) turns idle release on: with pre > 0 and waitMs > 2 periods,
+ * the result is what a used-then-idle connection keeps.
  *
  *   node --expose-gc --max-semi-space-size=256 --import tsx bench/profile/deflate-idle-heap.ts deflate|plain [conns=1000] [pre=0] [waitMs=1500]
  */
@@ -50,7 +52,7 @@ const server = await serve(
   (ws) => {
     ws.on('message', (data) => void ws.send(data).catch(() => {}));
   },
-  { port: 0, pingInterval: 0, perMessageDeflate: mode === 'deflate', maxMessageSize: 64 << 20 },
+  { port: 0, pingInterval: 0, perMessageDeflate: mode === 'deflate' && (process.env.RELEASE_IDLE_AFTER ? { releaseIdleAfter: Number(process.env.RELEASE_IDLE_AFTER) } : true), maxMessageSize: 64 << 20 },
 );
 const port = new URL(server.url).port;
 const binary = buildDeflateLoadgen();
