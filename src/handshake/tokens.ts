@@ -187,48 +187,14 @@ function scanTokenList(header: string, unique: boolean): string[] {
  * ```
  */
 export function parseExtensions(header: string): ExtensionOffer[] {
-  const out: ExtensionOffer[] = [];
-  const n = header.length;
-  let i = 0;
-  for (;;) {
-    i = skipOws(header, i);
-    if (i >= n) break;
-    if (header.charCodeAt(i) === COMMA) {
-      i++;
-      continue;
-    }
-    let end = scanToken(header, i);
-    if (end === i) throw new HeaderSyntaxError('expected an extension name', i);
-    const name = header.slice(i, end);
-    const params: Record<string, string | true> = Object.create(null);
-    i = skipOws(header, end);
-    while (i < n && header.charCodeAt(i) !== COMMA) {
-      if (header.charCodeAt(i) !== SEMI) throw new HeaderSyntaxError('expected ";" or ","', i);
-      i = skipOws(header, i + 1);
-      end = scanToken(header, i);
-      if (end === i) throw new HeaderSyntaxError('expected a parameter name', i);
-      const key = header.slice(i, end);
-      if (Object.hasOwn(params, key)) throw new HeaderSyntaxError(`duplicate parameter ${JSON.stringify(key)}`, i);
-      i = skipOws(header, end);
-      let value: string | true = true;
-      if (i < n && header.charCodeAt(i) === EQ) {
-        i = skipOws(header, i + 1);
-        if (i < n && header.charCodeAt(i) === DQUOTE) {
-          [value, i] = scanQuoted(header, i);
-        } else {
-          end = scanToken(header, i);
-          if (end === i) throw new HeaderSyntaxError('expected a parameter value', i);
-          value = header.slice(i, end);
-          i = end;
-        }
-        i = skipOws(header, i);
-      }
-      params[key] = value;
-    }
-    out.push({ name, params });
-  }
-  if (out.length === 0) throw new HeaderSyntaxError('empty extension list', i);
-  return out;
+  return scanExtensions(header).map(({ name, params, offsets }) => {
+    const record: Record<string, string | true> = Object.create(null);
+    params.forEach(([key, value], k) => {
+      if (Object.hasOwn(record, key)) throw new HeaderSyntaxError(`duplicate parameter ${JSON.stringify(key)}`, offsets[k]!);
+      record[key] = value;
+    });
+    return { name, params: record };
+  });
 }
 
 /** One extension element with its parameters in order, repeats kept (see {@link parseExtensionsRaw}). */
@@ -247,7 +213,12 @@ export interface RawExtensionOffer {
  * @throws {HeaderSyntaxError} on malformed input or an empty list (never on repeats).
  */
 export function parseExtensionsRaw(header: string): RawExtensionOffer[] {
-  const out: RawExtensionOffer[] = [];
+  return scanExtensions(header).map(({ name, params }) => ({ name, params }));
+}
+
+/** The §9.1 scanner behind both parsers: every parameter in order, with where its name starts. */
+function scanExtensions(header: string): Array<RawExtensionOffer & { offsets: number[] }> {
+  const out: Array<RawExtensionOffer & { offsets: number[] }> = [];
   const n = header.length;
   let i = 0;
   for (;;) {
@@ -261,6 +232,7 @@ export function parseExtensionsRaw(header: string): RawExtensionOffer[] {
     if (end === i) throw new HeaderSyntaxError('expected an extension name', i);
     const name = header.slice(i, end);
     const params: Array<[string, string | true]> = [];
+    const offsets: number[] = [];
     i = skipOws(header, end);
     while (i < n && header.charCodeAt(i) !== COMMA) {
       if (header.charCodeAt(i) !== SEMI) throw new HeaderSyntaxError('expected ";" or ","', i);
@@ -268,6 +240,7 @@ export function parseExtensionsRaw(header: string): RawExtensionOffer[] {
       end = scanToken(header, i);
       if (end === i) throw new HeaderSyntaxError('expected a parameter name', i);
       const key = header.slice(i, end);
+      offsets.push(i);
       i = skipOws(header, end);
       let value: string | true = true;
       if (i < n && header.charCodeAt(i) === EQ) {
@@ -284,7 +257,7 @@ export function parseExtensionsRaw(header: string): RawExtensionOffer[] {
       }
       params.push([key, value]);
     }
-    out.push({ name, params });
+    out.push({ name, params, offsets });
   }
   if (out.length === 0) throw new HeaderSyntaxError('empty extension list', i);
   return out;
