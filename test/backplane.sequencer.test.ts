@@ -26,12 +26,17 @@ describe('SeqTracker', () => {
           const sent: number[] = [];
           for (let i = 0, s = start; i < n; i++, s = s >= MAX_SEQ ? 1 : s + 1) sent.push(s);
           const arrive = sent.map((s) => [s]);
+          // Drops first, then copies: a duplicate or late copy is only ever of a message that did
+          // arrive (a "late copy" of a dropped message would be its first arrival, out of order).
           for (const [at, edit] of edits) {
             const i = at % n;
             if (i === n - 1) continue; // the last one arrives, so every gap is seen
             if (edit === 'drop') arrive[i] = [];
-            if (edit === 'dup' && arrive[i]!.length > 0) arrive[i]!.push(sent[i]!);
-            if (edit === 'stale' && i > 0) arrive[i]!.push(sent[i - 1]!); // an old copy arrives late
+          }
+          for (const [at, edit] of edits) {
+            const i = at % n;
+            if (edit === 'dup' && arrive[i]![0] === sent[i]) arrive[i]!.push(sent[i]!);
+            if (edit === 'stale' && i > 0 && arrive[i - 1]![0] === sent[i - 1]) arrive[i]!.push(sent[i - 1]!); // an old copy arrives late
           }
           const tracker = new SeqTracker(SELF);
           const delivered: number[] = [];
