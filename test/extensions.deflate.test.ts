@@ -7,6 +7,7 @@ import { ProtocolError } from '../src/frame/errors.js';
 import { PerMessageDeflate, SharedMessage, compressStandalone, liveZlibHandles, pooledZlibHandles, releaseSharedZlib, permessageDeflate, permessageDeflateClient } from '../src/extensions/index.js';
 import type { DeflateParams } from '../src/extensions/params.js';
 import { setSyncZlibForTests } from '../src/extensions/zlib-sync.js';
+import { describeWithPeer, pythonCommand } from './helpers/peers.js';
 
 const TUNING = { level: 6, memLevel: 5, threshold: 0 };
 const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
@@ -348,8 +349,8 @@ describe('compress once for many receivers (SharedMessage)', () => {
   });
 });
 
-const python = spawnSync('/usr/bin/python3', ['-c', 'import zlib'], { encoding: 'utf8' }).status === 0;
-describe.skipIf(!python)('interop with Python zlib (an independent DEFLATE implementation)', () => {
+// Debian's python3 comes with python3-websockets, the interop peer: the same skip/CI rule applies.
+describeWithPeer('python3-websockets', 'interop with Python zlib (an independent DEFLATE implementation)', () => {
   it('Python compresses with context takeover at every window, we inflate; we compress, Python inflates', () => {
     const msgs = Array.from({ length: 12 }, (_, i) => JSON.stringify({ i, type: 'chat', text: 'message number ' + i, tags: ['a', 'b', String(i % 3)] }).repeat(1 + (i % 4)));
     for (let bits = 8; bits <= 15; bits++) {
@@ -368,7 +369,7 @@ d = zlib.decompressobj(wbits=-bits)
 back = [d.decompress(bytes.fromhex(h) + b'\\x00\\x00\\xff\\xff').decode() for h in ours]
 print(json.dumps([theirs, back == msgs]))
 `;
-      const r = spawnSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify([bits, msgs, ours]), encoding: 'utf8' });
+      const r = spawnSync(pythonCommand(), ['-c', script], { input: JSON.stringify([bits, msgs, ours]), encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
       const [theirs, ok] = JSON.parse(r.stdout) as [string[], boolean];
       expect(ok).toBe(true);
