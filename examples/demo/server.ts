@@ -40,29 +40,39 @@ console.log(`fullduplex demo running at http://${base}/`);
 console.log(`  sockets: ws://${base}/ws (counter), ws://${base}/echo, ws://${base}/light/{on|off}`);
 
 // HTTPS with HTTP/2 (and HTTP/1.1 for older clients) on a second port, same page, same sockets.
-const pem = ensureCertificate();
-const https = createSecureServer(
-  { key: pem, cert: pem, allowHTTP1: true, settings: { enableConnectProtocol: true } },
-  (req: Http2ServerRequest, res: Http2ServerResponse) => servePage(req as never, res as never),
-);
+// The self-signed certificate is made with openssl; without it the demo still serves plain HTTP.
 const sessions = new Set<ServerHttp2Session>();
-https.on('session', (session: ServerHttp2Session) => {
-  sessions.add(session);
-  session.once('close', () => sessions.delete(session));
-});
-wss.attachHttp2(https); // extended CONNECT streams
-wss.attach(https as never); // HTTP/1.1 upgrades on the same port ('upgrade' event)
-const httpsPort = process.env.HTTPS_PORT !== undefined ? Number(process.env.HTTPS_PORT) : port === 0 ? 0 : 8443;
-await new Promise<void>((resolve) => https.listen(httpsPort, host, resolve));
-const secureAddress = https.address();
-if (secureAddress === null || typeof secureAddress === 'string') throw new Error('not listening on TCP');
-console.log(`  over HTTPS with HTTP/2: https://${host}:${secureAddress.port}/ (self-signed certificate for localhost)`);
+let https: ReturnType<typeof createSecureServer> | null = null;
+let pem: Buffer | null = null;
+try {
+  pem = ensureCertificate();
+} catch (error) {
+  console.log(`  HTTPS/HTTP/2 off: no certificate (${(error as Error).message.split('\n')[0]}); install openssl to enable it`);
+}
+if (pem !== null) {
+  const secure = createSecureServer(
+    { key: pem, cert: pem, allowHTTP1: true, settings: { enableConnectProtocol: true } },
+    (req: Http2ServerRequest, res: Http2ServerResponse) => servePage(req as never, res as never),
+  );
+  https = secure;
+  secure.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  wss.attachHttp2(secure); // extended CONNECT streams
+  wss.attach(secure as never); // HTTP/1.1 upgrades on the same port ('upgrade' event)
+  const httpsPort = process.env.HTTPS_PORT !== undefined ? Number(process.env.HTTPS_PORT) : port === 0 ? 0 : 8443;
+  await new Promise<void>((resolve) => secure.listen(httpsPort, host, resolve));
+  const secureAddress = secure.address();
+  if (secureAddress === null || typeof secureAddress === 'string') throw new Error('not listening on TCP');
+  console.log(`  over HTTPS with HTTP/2: https://${host}:${secureAddress.port}/ (self-signed certificate for localhost)`);
+}
 console.log('  press Ctrl-C to stop');
 
 stopOnSignal(async () => {
   await wss.close();
   http.closeAllConnections();
   for (const session of sessions) session.close(); // GOAWAY; pages' idle connections end
-  await Promise.all([new Promise((resolve) => http.close(resolve)), new Promise((resolve) => https.close(resolve))]);
+  await Promise.all([new Promise((resolve) => http.close(resolve)), https ? new Promise((resolve) => https!.close(resolve)) : null]);
   console.log('demo stopped');
 });
