@@ -167,6 +167,17 @@ export function peer(name: PeerName): PeerStatus {
 }
 
 /**
+ * For helpers that start a peer (a Python client, a redis-server): returns the command to run, or
+ * throws the peer's notice when it is absent — the helper's callers sit in a {@link describeWithPeer}
+ * block, so without CI they never get here, and with CI the failure names the package to install.
+ */
+export function requirePeer(name: PeerName): string {
+  const status = peer(name);
+  if (!status.available) throw new Error(status.notice ?? `${name} is missing: apt-get install ${PACKAGES[name]}`);
+  return status.command;
+}
+
+/**
  * `describe(title, fn)` for tests that need a system peer. Present → runs. Absent without CI →
  * `describe.skip` titled with the one-line notice naming the Debian package. Absent with CI → runs,
  * and a `beforeAll` fails every test in it with that notice (before the tests fail in a less clear way).
@@ -174,6 +185,8 @@ export function peer(name: PeerName): PeerStatus {
 export function describeWithPeer(name: PeerName, title: string, fn: () => void): void {
   const status = peer(name);
   if (!status.run) {
+    // The one deliberate skip of the suite: the peer is absent and CI is not set. The title carries
+    // the reason (the Debian package to install); with CI set this branch is never taken.
     describe.skip(`${title} — ${status.notice}`, fn);
     return;
   }

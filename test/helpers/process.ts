@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { withTimeout } from './async.js';
-import { pythonCommand } from './peers.js';
+import { pythonCommand, requirePeer } from './peers.js';
 
 /** The repository root (the cwd children run in). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -128,5 +128,6 @@ export function spawnTsx(script: string, args: string[] = [], options: SpawnOpti
 
 /** Runs a Python script (path relative to the repository root) unbuffered with {@link PYTHON}. */
 export function spawnPython(script: string, args: string[] = []): Child {
+  requirePeer('python3-websockets'); // callers sit in describeWithPeer('python3-websockets', …)
   return new Child(PYTHON, ['-u', script, ...args]);
 }

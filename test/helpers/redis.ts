@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep, unusedPort } from './async.js';
-import { peer } from './peers.js';
+import { requirePeer } from './peers.js';
 
 /** One redis-server process (restartable). */
 export class RedisServer {
@@ -21,7 +21,7 @@ export class RedisServer {
 
   private constructor(port: number) {
     this.port = port;
-    this.command = peer('redis-server').command;
+    this.command = requirePeer('redis-server'); // callers sit in describeWithPeer('redis-server', …)
     this.dir = mkdtempSync(join(tmpdir(), 'fd-redis-'));
   }
 
