@@ -4,9 +4,9 @@ import type { ClientExtension, Extension } from '../frame/extension.js';
 import { permessageDeflateClient, type PerMessageDeflateClientOptions } from '../extensions/permessage-deflate.js';
 import { buildClientRequest, validateServerResponse, HandshakeError } from '../handshake/client.js';
 import { parseResponseHead } from '../handshake/http-head.js';
-import { formatExtensions } from '../handshake/tokens.js';
+import { formatExtensions, type ExtensionOffer } from '../handshake/tokens.js';
 import { WebSocketConnection } from '../io/connection.js';
-import { Session, type ConnectionOptions } from '../io/session.js';
+import { Session, type ConnectionOptions, type SessionInit } from '../io/session.js';
 import { netTransport } from '../io/transport.js';
 import { openHttp2Session } from './http2.js';
 
@@ -86,7 +86,44 @@ export class ConnectError extends Error {
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
-const DEFAULT_CLIENT_PING_INTERVAL = 20_000;
+/** @internal Clients ping every 20 s by default (python-websockets' keepalive). */
+export const DEFAULT_CLIENT_PING_INTERVAL = 20_000;
+
+/**
+ * @internal §9.1: the server's answer is checked by each extension we offered (HTTP/1.1 and HTTP/2
+ * alike); anything it did not allow fails the connection now, not at the first compressed frame.
+ * Returns the runtime extensions, or throws a `FD_ERR_EXTENSION_REJECTED` {@link ConnectError}
+ * after disposing the ones already made.
+ */
+export function acceptExtensionAnswers(offered: readonly ClientExtension[], answers: readonly ExtensionOffer[], target: URL): Extension[] {
+  const accepted: Extension[] = [];
+  for (const answer of answers) {
+    const extension = offered.find((candidate) => candidate.name === answer.name)!;
+    try {
+      accepted.push(extension.accept(Object.entries(answer.params)));
+    } catch (error) {
+      for (const made of accepted) made.dispose();
+      throw new ConnectError('FD_ERR_EXTENSION_REJECTED', `${answer.name} answer from ${target.href} rejected: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return accepted;
+}
+
+/** @internal What every client session is built from, less the transport's `peer` and `head`. */
+export function clientSessionInit(
+  target: URL,
+  verdict: { protocol: string | null; extensions: readonly ExtensionOffer[] },
+  extensions: Extension[],
+  headers: Record<string, string | undefined>,
+): Omit<SessionInit, 'peer' | 'head'> {
+  return {
+    role: 'client',
+    protocol: verdict.protocol ?? '',
+    extensions,
+    extensionsHeader: verdict.extensions.length > 0 ? formatExtensions(verdict.extensions) : '',
+    request: { url: target.pathname + target.search, path: target.pathname, query: target.searchParams, headers },
+  };
+}
 
 /**
  * Opens a WebSocket connection to `url` (`ws://` or `wss://`) and resolves once it is open — the
@@ -205,18 +242,12 @@ export function openSession(url: string | URL, options: ClientOptions = {}): Pro
         fail(new ConnectError(error.code, error.message, { cause: error, status: error.status }));
         return;
       }
-      // §9.1: the server's answer is checked by each extension we offered; anything it did not
-      // allow fails the connection now, not at the first compressed frame.
-      const accepted: Extension[] = [];
-      for (const answer of verdict.extensions) {
-        const extension = extensions.find((candidate) => candidate.name === answer.name)!;
-        try {
-          accepted.push(extension.accept(Object.entries(answer.params)));
-        } catch (error) {
-          for (const made of accepted) made.dispose();
-          fail(new ConnectError('FD_ERR_EXTENSION_REJECTED', `${answer.name} answer from ${target.href} rejected: ${(error as Error).message}`, { cause: error }));
-          return;
-        }
+      let accepted: Extension[];
+      try {
+        accepted = acceptExtensionAnswers(extensions, verdict.extensions, target);
+      } catch (error) {
+        fail(error as ConnectError);
+        return;
       }
       settled = true;
       cleanup();
@@ -225,17 +256,8 @@ export function openSession(url: string | URL, options: ClientOptions = {}): Pro
       const session = new Session(
         transport,
         {
-          role: 'client',
-          protocol: verdict.protocol ?? '',
-          extensions: accepted,
-          extensionsHeader: verdict.extensions.length > 0 ? formatExtensions(verdict.extensions) : '',
+          ...clientSessionInit(target, verdict, accepted, Object.fromEntries(Object.entries(result.head.headers))),
           peer,
-          request: {
-            url: target.pathname + target.search,
-            path: target.pathname,
-            query: target.searchParams,
-            headers: Object.fromEntries(Object.entries(result.head.headers)),
-          },
           head: received.subarray(result.bytesConsumed),
         },
         { pingInterval: DEFAULT_CLIENT_PING_INTERVAL, ...options },

@@ -3,10 +3,9 @@ import type { ClientExtension, Extension } from '../frame/extension.js';
 import { permessageDeflateClient } from '../extensions/permessage-deflate.js';
 import { computeAccept } from '../handshake/accept.js';
 import { buildClientRequest, validateServerResponse } from '../handshake/client.js';
-import { formatExtensions } from '../handshake/tokens.js';
 import { http2Transport } from '../io/http2-transport.js';
 import { Session } from '../io/session.js';
-import { ConnectError, type ClientOptions } from './connect.js';
+import { acceptExtensionAnswers, clientSessionInit, ConnectError, DEFAULT_CLIENT_PING_INTERVAL, type ClientOptions } from './connect.js';
 
 /**
  * The client side of WebSockets over HTTP/2 (RFC 8441): each WebSocket is an extended CONNECT
@@ -16,7 +15,6 @@ import { ConnectError, type ClientOptions } from './connect.js';
  */
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
-const DEFAULT_CLIENT_PING_INTERVAL = 20_000;
 
 /** Headers the HTTP/1.1 request has and an extended CONNECT must not (RFC 8441 §5, RFC 9113 §8.2.2). */
 const HTTP1_ONLY = new Set(['host', 'upgrade', 'connection', 'sec-websocket-key']);
@@ -139,35 +137,15 @@ export async function openHttp2Session(url: string | URL, options: ClientOptions
     const message = error.code === 'FD_ERR_HANDSHAKE_STATUS' ? `Unexpected server response: ${status}` : error.message;
     throw new ConnectError(error.code, message, { cause: error, status });
   }
-  const accepted: Extension[] = [];
-  for (const answer of verdict.extensions) {
-    const extension = extensions.find((candidate) => candidate.name === answer.name)!;
-    try {
-      accepted.push(extension.accept(Object.entries(answer.params)));
-    } catch (error) {
-      for (const made of accepted) made.dispose();
-      if (!stream.closed) stream.close(0x8 /* CANCEL */);
-      throw new ConnectError('FD_ERR_EXTENSION_REJECTED', `${answer.name} answer from ${target.href} rejected: ${(error as Error).message}`, { cause: error });
-    }
+  let accepted: Extension[];
+  try {
+    accepted = acceptExtensionAnswers(extensions, verdict.extensions, target);
+  } catch (error) {
+    if (!stream.closed) stream.close(0x8 /* CANCEL */);
+    throw error;
   }
   const { transport, peer } = http2Transport(stream);
-  return new Session(
-    transport,
-    {
-      role: 'client',
-      protocol: verdict.protocol ?? '',
-      extensions: accepted,
-      extensionsHeader: verdict.extensions.length > 0 ? formatExtensions(verdict.extensions) : '',
-      peer,
-      request: {
-        url: target.pathname + target.search,
-        path: target.pathname,
-        query: target.searchParams,
-        headers: fields,
-      },
-    },
-    { pingInterval: DEFAULT_CLIENT_PING_INTERVAL, ...options },
-  );
+  return new Session(transport, { ...clientSessionInit(target, verdict, accepted, fields), peer }, { pingInterval: DEFAULT_CLIENT_PING_INTERVAL, ...options });
 }
 
 /** The pooled connection for this origin and TLS options, opened if needed; counts one more user. */
