@@ -5,53 +5,16 @@
  * restarted mid-stream (reported loss = actual loss), Redis absent at start, malformed input,
  * the silent outage caught by the probe, close().
  */
-import { createClient } from '@redis/client';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { redisBackplane, type RedisBackplane, type RedisBackplaneOptions } from '../src/redis/index.js';
 import { cleanupAfterEach, sleep } from './helpers/async.js';
 import { RecordingSink, until } from './helpers/backplane.js';
 import { describeWithPeer } from './helpers/peers.js';
-import { RedisServer } from './helpers/redis.js';
+import { connectRedis, RedisServer, type RedisConn, type RedisLib } from './helpers/redis.js';
 
-type Lib = 'node-redis' | 'ioredis';
-
-interface Conn {
-  client: object;
-  /** Runs a raw command (admin use). */
-  command(args: Array<string | Buffer>): Promise<unknown>;
-  quit(): Promise<void>;
-}
-
-/** One connection of `lib` to `port`; reconnects forever with a 500 ms cap. Not awaited when `wait` is false. */
-async function connectTo(lib: Lib, port: number, wait = true): Promise<Conn> {
-  if (lib === 'node-redis') {
-    const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: (n: number) => Math.min(n * 50, 500) } });
-    client.on('error', () => {});
-    const connecting = client.connect();
-    if (wait) await connecting;
-    else connecting.catch(() => {});
-    return {
-      client,
-      command: (args) => client.sendCommand(args),
-      quit: async () => {
-        if (client.isOpen) client.destroy();
-      },
-    };
-  }
-  const client = new Redis({ host: '127.0.0.1', port, retryStrategy: (n: number) => Math.min(n * 50, 500), lazyConnect: true });
-  client.on('error', () => {});
-  const connecting = client.connect();
-  if (wait) await connecting;
-  else connecting.catch(() => {});
-  return {
-    client,
-    command: (args) => client.call(String(args[0]), ...args.slice(1)),
-    quit: async () => {
-      client.disconnect();
-    },
-  };
-}
+type Lib = RedisLib;
+type Conn = RedisConn;
+const connectTo = connectRedis;
 
 interface TestNode {
   bp: RedisBackplane;
