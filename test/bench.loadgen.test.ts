@@ -1,11 +1,12 @@
 /**
  * Smoke test of the benchmark's C load generator (bench/loadgen/loadgen.c): it builds with `cc`,
  * completes the handshake against a fullduplex echo server, and every echoed byte and sequence
- * number checks out. No timing assertions: it runs a fixed number of messages.
+ * number checks out; the broadcast mode over two servers (--port2, --settle, --lockstep) and the
+ * rooms mode (the backplane benchmark's receivers) count what they get. No timing assertions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLoadgen, hasCompiler } from '../bench/loadgen/build.js';
-import { runLoadgen } from '../bench/loadgen/run.js';
+import { openRooms, runLoadgen } from '../bench/loadgen/run.js';
 import { WebSocketServer } from '../src/server/server.js';
 import { isCI } from './helpers/peers.js';
 
@@ -93,5 +94,76 @@ describe.skipIf(!compiler && !mustRun)('C load generator', () => {
     expect(result.first_error).toBe('');
     expect(result.errors).toBe(0);
     expect(result.ops).toBeGreaterThan(0);
+  });
+
+  describe('over two servers', () => {
+    // Two servers; a message from /pub on the first is published to 'room' on both (as a
+    // backplane would), and `sub=<topic>` subscribes (the rooms mode's receivers).
+    const servers: WebSocketServer[] = [];
+    beforeAll(async () => {
+      for (let i = 0; i < 2; i++) {
+        const s = new WebSocketServer(undefined, { port: 0, host: '127.0.0.1', pingInterval: 0 });
+        s.on('connection', (ws) => {
+          if (ws.request.path === '/sub') ws.subscribe('room');
+          if (ws.request.path === '/pub') ws.on('message', (data) => servers.forEach((each) => each.publish('room', data)));
+          for (const topic of ws.request.query.getAll('sub')) ws.subscribe(topic);
+        });
+        await s.listen();
+        servers.push(s);
+      }
+    });
+    afterAll(async () => {
+      await Promise.all(servers.map((s) => s.close()));
+    });
+
+    for (const lockstep of [false, true]) {
+      it(`broadcast with receivers split over --port and --port2${lockstep ? ', --lockstep' : ''}: every delivery verified`, async () => {
+        const result = await runLoadgen(binary, {
+          mode: 'broadcast',
+          port: servers[0]!.address().port,
+          port2: servers[1]!.address().port,
+          settle: 0.05,
+          lockstep,
+          conns: 10,
+          inflight: 4,
+          size: 1024,
+          warmup: 0.1,
+          duration: 0.5,
+          maxSeconds: 20,
+          serverPid: [process.pid, process.pid],
+          pin: false,
+        });
+        expect(result.first_error).toBe('');
+        expect(result.errors).toBe(0);
+        expect(result.opened).toBe(11);
+        expect(result.ops).toBeGreaterThan(0);
+        expect(result.completed).toBeGreaterThan(0);
+        expect(result.server_cpu_us).toBeGreaterThan(0);
+      });
+    }
+
+    it('rooms: records each measured id once on each side, ignores warm-up ids, counts duplicates', async () => {
+      const receivers = await openRooms(binary, { mode: 'rooms', port: servers[0]!.address().port, port2: servers[1]!.address().port, conns: 5, count: 100, maxSeconds: 30, pin: false });
+      expect(receivers.opened).toBe(10);
+      expect(receivers.errors).toBe(0);
+      const message = (id: number): Buffer => {
+        const b = Buffer.alloc(64, 0x61);
+        b.writeUInt32BE(id, 0);
+        b.writeBigUInt64BE(process.hrtime.bigint(), 4);
+        return b;
+      };
+      for (const s of servers) s.publish('room-0', message(1000)); // a warm-up id: not recorded
+      for (let id = 0; id < 100; id++) for (const s of servers) s.publish(`room-${id % 5}`, message(id));
+      servers[0]!.publish('room-3', message(7)); // the same id again on A
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const report = await receivers.finish();
+      expect(report.errors).toBe(0);
+      expect(report.ignored).toBe(2);
+      expect(report.duplicates).toBe(1);
+      expect(report.publish_to_a_us.n).toBe(100);
+      expect(report.publish_to_b_us.n).toBe(100);
+      expect(report.added_us.n).toBe(100);
+      expect(report.publish_to_a_us.p50).toBeGreaterThan(0);
+    });
   });
 });

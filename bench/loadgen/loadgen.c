@@ -16,8 +16,19 @@
  *   broadcast  --conns R --inflight K --size S: R receivers on /sub and one sender on /pub; the
  *              sender keeps K messages in flight, a message is complete when all R receivers
  *              got it (then the next one goes). An op = one verified delivery.
+ *              --port2 P2 puts every other receiver on a second server (the sender stays on
+ *              --port); --settle S waits S seconds between the last receiver's 101 and the sender's
+ *              connect (time for subscriptions to reach a backplane). --lockstep sends K
+ *              messages at once and the next K only when all K are complete, so every stage of a
+ *              multi-process path handles batches of K (a sliding window splits into smaller ones).
  *   handshake  --conns C: C concurrent loops of connect, upgrade, 101, close frame, server's close
  *              frame, TCP close. An op = one completed cycle; latency = connect start to 101.
+ *   rooms      --conns N --port A --port2 B [--count C]: 2N receivers, room i's on A and on B
+ *              (path /?sub=room-i); receives whatever the servers publish (binary, >= 12 bytes:
+ *              u32 id, u64 publish time in CLOCK_MONOTONIC ns, as the backplane bench sends).
+ *              Prints a ready line once all are open, records each id < C's receive time on A
+ *              and on B, and when stdin closes prints the latency publish->A, publish->B and the
+ *              added latency B - A (p50/p99/max, µs). Nothing is sent.
  *   idle       --conns N: opens N connections, prints one JSON line, holds them until stdin
  *              closes (or --max-seconds), then exits.
  *
@@ -50,7 +61,7 @@
 
 /* ---- options ------------------------------------------------------------------------------ */
 
-enum { M_ECHO, M_BROADCAST, M_HANDSHAKE, M_IDLE };
+enum { M_ECHO, M_BROADCAST, M_HANDSHAKE, M_IDLE, M_ROOMS };
 
 static int opt_mode = M_ECHO;
 static const char *opt_host = "127.0.0.1";
@@ -62,7 +73,11 @@ static int opt_text = 0;
 static double opt_warmup = 1.0;
 static double opt_duration = 3.0;
 static double opt_max_seconds = 120.0;
-static int opt_server_pid = 0;
+static int opt_server_pids[8];   /* --server-pid P[,P...]: CPU summed over these processes */
+static int opt_server_npids = 0;
+static int opt_port2 = 0;        /* broadcast: odd receivers connect here */
+static double opt_settle = 0;    /* broadcast: pause before the sender connects */
+static int opt_lockstep = 0;     /* broadcast: send K at a time, the next K once all are complete */
 static int opt_allow_masked = 0; /* the raw ceiling server echoes our masked frames as they came */
 static long opt_count = 0;       /* echo: stop after this many verified messages (0 = timed) */
 
@@ -217,7 +232,7 @@ static double percentile(double q) {
 /* ---- connections ------------------------------------------------------------------------- */
 
 enum { S_FREE, S_CONNECTING, S_HANDSHAKE, S_OPEN, S_CLOSING, S_DEAD };
-enum { R_ECHO, R_RECEIVER, R_SENDER, R_CYCLE, R_IDLE };
+enum { R_ECHO, R_RECEIVER, R_SENDER, R_CYCLE, R_IDLE, R_ROOM };
 
 typedef struct {
   int fd;
@@ -241,6 +256,7 @@ typedef struct {
   uint8_t *out;
   size_t out_len, out_off, out_cap;
   int dirty, want_out;
+  uint8_t head12[12]; /* rooms: the id and publish time at the start of the message */
 } conn_t;
 
 static conn_t *conns;
@@ -259,6 +275,7 @@ static int ndirty = 0;
 
 /* broadcast bookkeeping: per in-flight message, how many receivers got it and when it went out */
 static int *bc_count;
+static int bc_open = 0; /* broadcast: messages sent and not yet complete */
 static double *bc_sent;
 static int bc_ring = 1;
 static int sender_idx = -1;
@@ -379,7 +396,7 @@ static void flush_conn(int idx) {
 }
 
 /* Starts a TCP connection for slot idx (non-blocking; the handshake follows on EPOLLOUT). */
-static struct sockaddr_in server_addr;
+static struct sockaddr_in server_addr, server_addr2;
 
 static void start_connect(int idx, int role) {
   conn_t *c = &conns[idx];
@@ -404,7 +421,8 @@ static void start_connect(int idx, int role) {
   c->want_out = 1;
   c->started = now_s();
   pending_connects++;
-  if (connect(fd, (struct sockaddr *)&server_addr, sizeof server_addr) < 0 && errno != EINPROGRESS) {
+  const struct sockaddr_in *to = (role == R_RECEIVER || role == R_ROOM) && opt_port2 > 0 && idx % 2 == 1 ? &server_addr2 : &server_addr;
+  if (connect(fd, (const struct sockaddr *)to, sizeof *to) < 0 && errno != EINPROGRESS) {
     note_error("connect: %s", strerror(errno));
     kill_conn(idx);
     return;
@@ -426,7 +444,9 @@ static void on_connected(int idx) {
     kill_conn(idx);
     return;
   }
-  const char *path = c->role == R_SENDER ? "/pub" : c->role == R_RECEIVER ? "/sub" : "/";
+  char room_path[64];
+  snprintf(room_path, sizeof room_path, "/?sub=room-%d", idx / 2);
+  const char *path = c->role == R_SENDER ? "/pub" : c->role == R_RECEIVER ? "/sub" : c->role == R_ROOM ? room_path : "/";
   char req[512];
   int n = snprintf(req, sizeof req,
                    "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -552,6 +572,14 @@ static void on_frame_start(int idx) {
     kill_conn(idx);
     return;
   }
+  if (c->role == R_ROOM) {
+    if (c->fopcode != 0x2 || !(c->hdr[0] & 0x80) || c->pay_len < 12) {
+      note_error("room message: opcode %d fin %d length %llu, expected a binary message of >= 12 bytes", c->fopcode, c->hdr[0] >> 7,
+                 (unsigned long long)c->pay_len);
+      kill_conn(idx);
+    }
+    return;
+  }
   int want = opt_text ? 0x1 : 0x2;
   if (c->fopcode != want || !(c->hdr[0] & 0x80)) {
     note_error("frame opcode %d fin %d, expected opcode %d fin 1", c->fopcode, c->hdr[0] >> 7, want);
@@ -587,6 +615,10 @@ static int on_payload(int idx, const uint8_t *d, size_t n) {
     xor_mask(scratch, n, c->fmask, (size_t)c->pay_pos);
     d = scratch;
   }
+  if (c->role == R_ROOM) {
+    for (size_t k = 0; k < n && c->pay_pos + k < 12; k++) c->head12[c->pay_pos + k] = d[k];
+    return 1;
+  }
   if (!payload_matches(expected_seq(c), c->pay_pos, d, n)) {
     size_t at = 0;
     while (at < n && payload_matches(expected_seq(c), c->pay_pos + at, d + at, 1)) at++;
@@ -600,6 +632,66 @@ static int on_payload(int idx, const uint8_t *d, size_t n) {
 
 static double loop_now; /* one clock reading per epoll wake-up */
 
+/* rooms: receive times (CLOCK_MONOTONIC ns) per id on A and on B, and the publish time */
+static uint64_t *room_at_a, *room_at_b, *room_pub;
+static long room_ignored = 0, room_duplicates = 0;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void on_room_message(int idx) {
+  conn_t *c = &conns[idx];
+  uint64_t at = now_ns(); /* per message, not per wake-up: the added latency is sub-millisecond */
+  const uint8_t *h = c->head12;
+  uint32_t id = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+  uint64_t pub = 0;
+  for (int k = 4; k < 12; k++) pub = pub << 8 | h[k];
+  if (opt_count <= 0 || id >= (uint64_t)opt_count) {
+    room_ignored++; /* warm-up ids */
+    return;
+  }
+  uint64_t *slot = idx % 2 == 0 ? &room_at_a[id] : &room_at_b[id];
+  if (*slot) room_duplicates++;
+  *slot = at;
+  room_pub[id] = pub;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Prints "name":{"n":..,"p50":..,"p99":..,"max":..} of values (µs), sorting them. */
+static void print_dist(const char *name, double *v, long n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  double p50 = n ? v[(long)(0.5 * (double)n)] : -1, p99 = n ? v[(long)(0.99 * (double)n)] : -1, max = n ? v[n - 1] : -1;
+  printf("\"%s\":{\"n\":%ld,\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}", name, n, p50, p99, max);
+}
+
+static double self_cpu_us(void);
+
+static void print_rooms_report(void) {
+  long n = opt_count > 0 ? opt_count : 0, na = 0, nb = 0, nab = 0;
+  double *a = xmalloc(sizeof(double) * (size_t)(n + 1)), *b = xmalloc(sizeof(double) * (size_t)(n + 1)),
+         *added = xmalloc(sizeof(double) * (size_t)(n + 1));
+  for (long i = 0; i < n; i++) {
+    if (room_at_a[i]) a[na++] = (double)(int64_t)(room_at_a[i] - room_pub[i]) / 1000.0;
+    if (room_at_b[i]) b[nb++] = (double)(int64_t)(room_at_b[i] - room_pub[i]) / 1000.0;
+    if (room_at_a[i] && room_at_b[i]) added[nab++] = (double)(int64_t)(room_at_b[i] - room_at_a[i]) / 1000.0;
+  }
+  printf("{\"mode\":\"rooms\",\"done\":true,\"opened\":%ld,\"errors\":%ld,\"first_error\":\"%s\",\"ignored\":%ld,\"duplicates\":%ld,",
+         opened, errors, json_safe_error(), room_ignored, room_duplicates);
+  print_dist("publish_to_a_us", a, na);
+  printf(",");
+  print_dist("publish_to_b_us", b, nb);
+  printf(",");
+  print_dist("added_us", added, nab);
+  printf(",\"loadgen_total_cpu_us\":%.0f}\n", self_cpu_us());
+}
+
 static void on_frame_end(int idx) {
   conn_t *c = &conns[idx];
   if (c->fopcode == 0x8) {
@@ -610,6 +702,10 @@ static void on_frame_end(int idx) {
   }
   received++;
   verified++;
+  if (c->role == R_ROOM) {
+    on_room_message(idx);
+    return;
+  }
   if (c->role == R_ECHO) {
     record_latency(loop_now - c->sent_at[c->recv_seq % (uint64_t)opt_inflight]);
     c->recv_seq++;
@@ -627,10 +723,14 @@ static void on_frame_end(int idx) {
       record_latency(loop_now - bc_sent[slot]);
       if (recording) completed++;
       conn_t *s = &conns[sender_idx];
-      if (running && s->fd >= 0) {
+      bc_open--;
+      /* sliding window: one goes per completion; lockstep: K go once all K are complete */
+      int go = !opt_lockstep ? 1 : bc_open == 0 ? opt_inflight : 0;
+      for (; go > 0 && running && s->fd >= 0; go--) {
         int next = (int)(s->send_seq % (uint64_t)bc_ring);
         bc_count[next] = 0;
         bc_sent[next] = loop_now;
+        bc_open++;
         send_message(sender_idx, s->send_seq++);
       }
     }
@@ -715,7 +815,7 @@ static double self_cpu_us(void) {
 }
 
 /* CPU time of every thread of pid, µs: the sum of /proc/<pid>/task/<tid>/schedstat (ns). */
-static double proc_cpu_us(int pid) {
+static double proc_cpu_us_one(int pid) {
   if (pid <= 0) return -1;
   char path[128];
   snprintf(path, sizeof path, "/proc/%d/task", pid);
@@ -755,6 +855,18 @@ static double proc_cpu_us(int pid) {
   return us;
 }
 
+/* CPU µs of every --server-pid summed; -1 when none was given or one cannot be read. */
+static double proc_cpu_us(void) {
+  if (opt_server_npids == 0) return -1;
+  double total = 0;
+  for (int k = 0; k < opt_server_npids; k++) {
+    double one = proc_cpu_us_one(opt_server_pids[k]);
+    if (one < 0) return -1;
+    total += one;
+  }
+  return total;
+}
+
 /* Busy time of the whole machine (all CPUs), µs, from /proc/stat: user+nice+system+irq+softirq+steal. */
 static double machine_busy_us(void) {
   FILE *f = fopen("/proc/stat", "r");
@@ -770,9 +882,9 @@ static double machine_busy_us(void) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: loadgen --mode echo|broadcast|handshake|idle --port P [--host H] [--conns N] [--inflight K]\n"
-          "               [--size BYTES] [--text] [--warmup S] [--duration S] [--max-seconds S] [--server-pid PID]\n"
-          "               [--allow-masked] [--count N]\n");
+          "usage: loadgen --mode echo|broadcast|handshake|idle|rooms --port P [--host H] [--conns N] [--inflight K]\n"
+          "               [--size BYTES] [--text] [--warmup S] [--duration S] [--max-seconds S] [--server-pid PID[,PID...]]\n"
+          "               [--allow-masked] [--count N] [--port2 P2] [--settle S] [--lockstep]\n");
   exit(2);
 }
 
@@ -792,6 +904,7 @@ int main(int argc, char **argv) {
                  : strcmp(v, "broadcast") == 0 ? M_BROADCAST
                  : strcmp(v, "handshake") == 0 ? M_HANDSHAKE
                  : strcmp(v, "idle") == 0      ? M_IDLE
+                 : strcmp(v, "rooms") == 0     ? M_ROOMS
                                                : -1;
       if (opt_mode < 0) usage();
     } else if (ARG("--host")) opt_host = v;
@@ -802,9 +915,18 @@ int main(int argc, char **argv) {
     else if (ARG("--warmup")) opt_warmup = atof(v);
     else if (ARG("--duration")) opt_duration = atof(v);
     else if (ARG("--max-seconds")) opt_max_seconds = atof(v);
-    else if (ARG("--server-pid")) opt_server_pid = atoi(v);
+    else if (ARG("--server-pid")) {
+      for (const char *p = v; *p && opt_server_npids < 8;) {
+        opt_server_pids[opt_server_npids++] = atoi(p);
+        p = strchr(p, ',');
+        if (!p) break;
+        p++;
+      }
+    } else if (ARG("--port2")) opt_port2 = atoi(v);
+    else if (ARG("--settle")) opt_settle = atof(v);
     else if (ARG("--count")) opt_count = atol(v);
     else if (strcmp(a, "--text") == 0) opt_text = 1;
+    else if (strcmp(a, "--lockstep") == 0) opt_lockstep = 1;
     else if (strcmp(a, "--allow-masked") == 0) opt_allow_masked = 1;
     else usage();
 #undef ARG
@@ -826,9 +948,17 @@ int main(int argc, char **argv) {
   server_addr.sin_family = AF_INET;
   server_addr.sin_port = htons((uint16_t)opt_port);
   if (inet_pton(AF_INET, opt_host, &server_addr.sin_addr) != 1) usage();
+  server_addr2 = server_addr;
+  server_addr2.sin_port = htons((uint16_t)opt_port2);
 
   make_pattern();
-  nconns = opt_conns + (opt_mode == M_BROADCAST ? 1 : 0);
+  nconns = opt_conns * (opt_mode == M_ROOMS ? 2 : 1) + (opt_mode == M_BROADCAST ? 1 : 0);
+  if (opt_mode == M_ROOMS && opt_count > 0) {
+    room_at_a = calloc((size_t)opt_count, sizeof(uint64_t));
+    room_at_b = calloc((size_t)opt_count, sizeof(uint64_t));
+    room_pub = calloc((size_t)opt_count, sizeof(uint64_t));
+    if (!room_at_a || !room_at_b || !room_pub) exit(3);
+  }
   conns = calloc((size_t)nconns, sizeof *conns);
   dirty_list = xmalloc(sizeof(int) * (size_t)nconns);
   if (!conns) exit(3);
@@ -845,19 +975,24 @@ int main(int argc, char **argv) {
     receivers_target = opt_conns;
   }
   epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (opt_mode == M_IDLE) {
+  if (opt_mode == M_IDLE || opt_mode == M_ROOMS) {
     struct epoll_event e = {.events = EPOLLIN, .data = {.u64 = UINT64_MAX}};
     epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &e);
   }
 
   const double t0 = now_s();
   const double hard_end = t0 + opt_max_seconds;
-  const int role = opt_mode == M_ECHO ? R_ECHO : opt_mode == M_BROADCAST ? R_RECEIVER : opt_mode == M_IDLE ? R_IDLE : R_CYCLE;
+  const int role = opt_mode == M_ECHO        ? R_ECHO
+                   : opt_mode == M_BROADCAST ? R_RECEIVER
+                   : opt_mode == M_IDLE      ? R_IDLE
+                   : opt_mode == M_ROOMS     ? R_ROOM
+                                             : R_CYCLE;
   /* setup: open the connections (echo, broadcast, idle), at most 128 handshakes at a time */
   const int connect_cap = opt_mode == M_HANDSHAKE ? opt_conns : 128;
   int next_to_open = 0;
   int setup_done = opt_mode == M_HANDSHAKE;
   int sender_started = 0;
+  double settle_until = 0;
   double setup_s = 0, warm_end = 0, win_end = 0, stop_at = 0;
   double cpu0 = 0, cpu1 = 0, srv0 = -1, srv1 = -1, busy0 = -1, busy1 = -1, win_t0 = 0, win_t1 = 0;
   int phase = 0; /* 0 setup, 1 warm-up, 2 window, 3 draining, 4 done */
@@ -883,16 +1018,20 @@ int main(int argc, char **argv) {
       while (next_to_open < targets && pending_connects < connect_cap) start_connect(next_to_open++, role);
       int ready = next_to_open == targets && pending_connects == 0;
       if (ready && opt_mode == M_BROADCAST && !sender_started) {
-        sender_started = 1;
-        start_connect(sender_idx, R_SENDER);
+        if (settle_until == 0) settle_until = loop_now + opt_settle;
+        if (loop_now >= settle_until) {
+          sender_started = 1;
+          start_connect(sender_idx, R_SENDER);
+        }
         ready = 0;
       }
       if (ready) {
         setup_s = loop_now - t0;
-        if (opt_mode == M_IDLE) {
+        if (opt_mode == M_IDLE || opt_mode == M_ROOMS) {
           long open_now = 0;
           for (int i = 0; i < nconns; i++) open_now += conns[i].state == S_OPEN;
-          printf("{\"mode\":\"idle\",\"opened\":%ld,\"errors\":%ld,\"first_error\":\"%s\",\"setup_s\":%.3f}\n", open_now, errors,
+          printf("{\"mode\":\"%s\",", opt_mode == M_IDLE ? "idle" : "rooms");
+          printf("\"opened\":%ld,\"errors\":%ld,\"first_error\":\"%s\",\"setup_s\":%.3f}\n", open_now, errors,
                  json_safe_error(), setup_s);
           fflush(stdout);
           phase = 3;
@@ -914,6 +1053,7 @@ int main(int argc, char **argv) {
               conn_t *s = &conns[sender_idx];
               int slot = (int)(s->send_seq % (uint64_t)bc_ring);
               bc_count[slot] = 0;
+              bc_open++;
               bc_sent[slot] = loop_now;
               send_message(sender_idx, s->send_seq++);
             }
@@ -926,21 +1066,21 @@ int main(int argc, char **argv) {
       recording = 1;
       win_t0 = now_s();
       cpu0 = self_cpu_us();
-      srv0 = proc_cpu_us(opt_server_pid);
+      srv0 = proc_cpu_us();
       busy0 = machine_busy_us();
       win_end = win_t0 + opt_duration;
     }
     if (phase == 2 && (loop_now >= win_end || (opt_count > 0 && !running))) {
       win_t1 = now_s();
       cpu1 = self_cpu_us();
-      srv1 = proc_cpu_us(opt_server_pid);
+      srv1 = proc_cpu_us();
       busy1 = machine_busy_us();
       recording = 0;
       running = 0;
       phase = 3;
       stop_at = loop_now + 1.0; /* let in-flight messages come back, briefly */
     }
-    if (phase == 3 && opt_mode != M_IDLE) {
+    if (phase == 3 && opt_mode != M_IDLE && opt_mode != M_ROOMS) {
       int busy = 0;
       if (opt_mode == M_ECHO)
         for (int i = 0; i < nconns && !busy; i++) busy = conns[i].fd >= 0 && conns[i].recv_seq != conns[i].send_seq;
@@ -948,7 +1088,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < nconns && !busy; i++) busy = conns[i].fd >= 0;
       if (!busy || loop_now >= stop_at) phase = 4;
     }
-    if (phase == 3 && opt_mode == M_IDLE && stdin_closed) phase = 4;
+    if (phase == 3 && (opt_mode == M_IDLE || opt_mode == M_ROOMS) && stdin_closed) phase = 4;
     /* handshake cycles: restart free slots */
     if (opt_mode == M_HANDSHAKE && running)
       for (int i = 0; i < nconns; i++)
@@ -988,6 +1128,10 @@ int main(int argc, char **argv) {
     ndirty = 0;
   }
 
+  if (opt_mode == M_ROOMS) {
+    print_rooms_report();
+    return 0;
+  }
   if (opt_mode == M_IDLE) {
     long still = 0;
     for (int i = 0; i < nconns; i++) still += conns[i].state == S_OPEN;
@@ -998,7 +1142,7 @@ int main(int argc, char **argv) {
   if (win_t1 == 0) { /* stopped early (hard limit): report what there is */
     win_t1 = now_s();
     cpu1 = self_cpu_us();
-    srv1 = proc_cpu_us(opt_server_pid);
+    srv1 = proc_cpu_us();
     busy1 = machine_busy_us();
   }
   double total_cpu = self_cpu_us();

@@ -72,7 +72,7 @@ export interface LoadgenResult {
 
 /** Options of one load generator run, mapped onto its command line. */
 export interface LoadgenOptions {
-  mode: 'echo' | 'broadcast' | 'handshake' | 'idle';
+  mode: 'echo' | 'broadcast' | 'handshake' | 'idle' | 'rooms';
   port: number;
   conns: number;
   inflight?: number;
@@ -82,7 +82,14 @@ export interface LoadgenOptions {
   duration?: number;
   /** Hard limit on the run; the process ends by itself after it. */
   maxSeconds: number;
-  serverPid?: number;
+  /** Processes whose CPU is summed into `server_cpu_us`. */
+  serverPid?: number | readonly number[];
+  /** Broadcast: every other receiver connects to this port instead (a second server node). */
+  port2?: number;
+  /** Broadcast: seconds between the last receiver's handshake and the sender's connect. */
+  settle?: number;
+  /** Broadcast: send `inflight` messages at once, the next batch when all are complete. */
+  lockstep?: boolean;
   /** The raw ceiling server sends our masked frames back as they came. */
   allowMasked?: boolean;
   /** Echo: stop after this many verified messages instead of after `duration`. */
@@ -98,7 +105,10 @@ function commandLine(binary: string, o: LoadgenOptions): { file: string; args: s
   if (o.text) args.push('--text');
   if (o.warmup !== undefined) args.push('--warmup', String(o.warmup));
   if (o.duration !== undefined) args.push('--duration', String(o.duration));
-  if (o.serverPid !== undefined) args.push('--server-pid', String(o.serverPid));
+  if (o.serverPid !== undefined) args.push('--server-pid', [o.serverPid].flat().join(','));
+  if (o.port2 !== undefined) args.push('--port2', String(o.port2));
+  if (o.settle !== undefined) args.push('--settle', String(o.settle));
+  if (o.lockstep) args.push('--lockstep');
   if (o.allowMasked) args.push('--allow-masked');
   if (o.count !== undefined) args.push('--count', String(o.count));
   return o.pin ? { file: 'taskset', args: ['-c', String(LOADGEN_CPU), binary, ...args] } : { file: binary, args };
@@ -140,14 +150,18 @@ export interface IdleConnections {
   close(): Promise<{ stillOpen: number; errors: number; firstError: string }>;
 }
 
-/** Opens `options.conns` upgraded connections and resolves once they are all open (or failed). */
-export function openIdle(binary: string, options: LoadgenOptions): Promise<IdleConnections> {
-  const { file, args } = commandLine(binary, { ...options, mode: 'idle' });
+/**
+ * Starts a load generator that prints one line once its connections are open and holds them until
+ * its stdin closes, then prints its final report (idle and rooms modes).
+ */
+function hold<Report>(binary: string, options: LoadgenOptions): Promise<Held<Report>> {
+  const { file, args } = commandLine(binary, options);
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    let done: ((value: { stillOpen: number; errors: number; firstError: string }) => void) | null = null;
+    let started = false;
+    let done: ((value: Report) => void) | null = null;
     const timer = setTimeout(() => child.kill('SIGKILL'), (options.maxSeconds + 15) * 1000);
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('error', (error) => {
@@ -157,16 +171,17 @@ export function openIdle(binary: string, options: LoadgenOptions): Promise<IdleC
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const lines = out.split('\n').filter((l) => l.trim() !== '');
-      if (lines.length === 1 && out.endsWith('\n') && done === null) {
+      if (lines.length === 1 && out.endsWith('\n') && !started) {
+        started = true;
         const first = JSON.parse(lines[0]!) as { opened: number; errors: number; first_error: string };
         resolve({
           opened: first.opened,
           errors: first.errors,
           firstError: first.first_error,
-          close: () =>
-            new Promise((resolveClose) => {
-              done = resolveClose;
-              child.stdin.end(); // stdin EOF tells the load generator to close everything and exit
+          finish: () =>
+            new Promise((resolveFinish) => {
+              done = resolveFinish;
+              child.stdin.end(); // stdin EOF tells the load generator to close everything and report
             }),
         });
       }
@@ -175,15 +190,61 @@ export function openIdle(binary: string, options: LoadgenOptions): Promise<IdleC
       clearTimeout(timer);
       const lines = out.trim().split('\n');
       if (lines.length < 1 || lines[0] === '') {
-        reject(new Error(`idle load generator exited with ${code ?? signal} before opening: ${err}`));
+        reject(new Error(`${options.mode} load generator exited with ${code ?? signal} before opening: ${err}`));
         return;
       }
-      const last = JSON.parse(lines[lines.length - 1]!) as { still_open?: number; errors: number; first_error: string };
-      (done as ((value: { stillOpen: number; errors: number; firstError: string }) => void) | null)?.({
-        stillOpen: last.still_open ?? 0,
-        errors: last.errors,
-        firstError: last.first_error,
-      });
+      (done as ((value: Report) => void) | null)?.(JSON.parse(lines[lines.length - 1]!) as Report);
     });
   });
+}
+
+/** Connections a holding load generator opened; `finish()` closes them and resolves with its report. */
+export interface Held<Report> {
+  opened: number;
+  errors: number;
+  firstError: string;
+  finish(): Promise<Report>;
+}
+
+/** Opens `options.conns` upgraded connections and resolves once they are all open (or failed). */
+export async function openIdle(binary: string, options: LoadgenOptions): Promise<IdleConnections> {
+  const { finish, ...opened } = await hold<{ still_open?: number; errors: number; first_error: string }>(binary, { ...options, mode: 'idle' });
+  return {
+    ...opened,
+    close: async () => {
+      const last = await finish();
+      return { stillOpen: last.still_open ?? 0, errors: last.errors, firstError: last.first_error };
+    },
+  };
+}
+
+/** A latency distribution in µs, as the rooms mode reports it. */
+export interface Distribution {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** What the rooms mode reports when its stdin closes. */
+export interface RoomsReport {
+  opened: number;
+  errors: number;
+  first_error: string;
+  /** Messages with an id at or above `count` (warm-up). */
+  ignored: number;
+  duplicates: number;
+  publish_to_a_us: Distribution;
+  publish_to_b_us: Distribution;
+  /** Receive on B minus receive on A, per message both got. */
+  added_us: Distribution;
+  loadgen_total_cpu_us: number;
+}
+
+/**
+ * Opens 2 × `options.conns` receivers, room i's on `port` and on `port2` (`/?sub=room-i`); they
+ * record each message id below `options.count` (see loadgen.c, rooms mode).
+ */
+export function openRooms(binary: string, options: LoadgenOptions): Promise<Held<RoomsReport>> {
+  return hold<RoomsReport>(binary, { ...options, mode: 'rooms' });
 }
