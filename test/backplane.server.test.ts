@@ -121,6 +121,11 @@ describeWithPeer('redis-server', 'backplane through real servers and WebSocket c
     return Number(reply[1]);
   }
 
+  async function shardNumsub(channel: string): Promise<number> {
+    const reply = (await admin.command(['PUBSUB', 'SHARDNUMSUB', channel])) as [string, number];
+    return Number(reply[1]);
+  }
+
   const up = (n: ScaleNode): Promise<void> => until(() => n.backplane.stats().up, 10_000, `${n.name} to be up`);
 
   describe.each(LIBS)('%s', (lib) => {
@@ -174,6 +179,45 @@ describeWithPeer('redis-server', 'backplane through real servers and WebSocket c
       expect(await child.waitExit(10_000)).toEqual({ code: 0, signal: null });
       await until(() => rb.every((r) => r.closed), 5000, "the child's clients to be closed");
     }, 60_000);
+
+    test('sharded pub/sub through real servers: SSUBSCRIBE per topic, clients on both nodes get every message once and in order, a node without subscribers gets nothing, the classic namespace stays empty, broadcast() still reaches every node', async () => {
+      const sharded = { backplane: { sharded: true } };
+      const a = await node(lib, { name: 'a', ...sharded });
+      const b = await node(lib, { name: 'b', ...sharded });
+      const c = await node(lib, { name: 'c', ...sharded });
+      const ra = await receiver(scaleUrl(a.url, { sub: ['s'] }));
+      const rb = await Promise.all([0, 1].map(() => receiver(scaleUrl(b.url, { sub: ['s'] }))));
+      const rc = await receiver(scaleUrl(c.url, { sub: ['elsewhere'] }));
+      await Promise.all([up(a), up(b), up(c), until(async () => (await shardNumsub('fd:t:s')) === 2, 10_000, 'SHARDNUMSUB 2 (a and b, not c)')]);
+      expect(await numsub('fd:t:s')).toBe(0);
+
+      const senderA = await receiver(scaleUrl(a.url, { pub: 's' }));
+      const senderB = await receiver(scaleUrl(b.url, { pub: 's' }));
+      for (let i = 0; i < 300; i++) {
+        senderA.ws.send(`a${i}: grüße 😀`);
+        senderB.ws.send(Buffer.from(Uint32Array.of(i).buffer));
+      }
+      const all = [ra, ...rb];
+      await until(() => all.every((r) => r.got.length >= 600), 10_000, '600 messages at every client');
+      await sleep(50); // a duplicate would arrive within this quiet period
+      for (const r of all) {
+        expect(r.got.length).toBe(600);
+        expect(r.got.filter((m) => !m.binary).map((m) => m.data.toString('utf8'))).toEqual(Array.from({ length: 300 }, (_, i) => `a${i}: grüße 😀`));
+        expect(r.got.filter((m) => m.binary).map((m) => m.data.readUInt32LE(0))).toEqual(Array.from({ length: 300 }, (_, i) => i));
+      }
+      expect(c.backplane.stats()).toMatchObject({ received: 0, echoes: 0, malformed: 0 });
+      expect(rc.got).toEqual([]);
+      for (const n of [a, b]) expect(n.backplane.stats()).toMatchObject({ published: 300, received: 300, echoes: 300, duplicates: 0, gaps: 0, dropped: 0 });
+
+      // broadcast() goes on the classic channel every node reads, sharded or not.
+      a.server.broadcast('to everyone');
+      await until(() => rc.texts().includes('to everyone') && rb.every((r) => r.texts().includes('to everyone')), 5000, 'the broadcast at b and c');
+
+      // b's last subscribers leave: its shard channel goes after the linger.
+      for (const r of rb) r.ws.close();
+      senderB.ws.close();
+      await until(async () => (await shardNumsub('fd:t:s')) === 1, 10_000, 'SHARDNUMSUB 1');
+    }, 30_000);
 
     test('Redis killed and restarted mid-stream: local clients get 100 %, cross-node delivery resumes, reported loss = actual loss, 0 duplicates, no unhandled rejection', async () => {
       unhandled = [];
