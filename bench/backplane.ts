@@ -11,8 +11,10 @@
  *   C load generator (bench/loadgen, broadcast mode) pinned to CPU 1, server processes pinned to
  *   CPU 0, redis-server unpinned. Deliveries/s, server CPU µs per delivery (summed over the server
  *   processes) and the generator's own CPU.
- * - S2 rooms: 1,000 rooms with one receiver on each of 2 processes, 64 B at 1k msg/s open loop:
- *   added latency (remote − local receive, both clocks CLOCK_MONOTONIC); then the highest rate of
+ * - S2 rooms: 1,000 rooms with one receiver on each of 2 processes (the C load generator's rooms
+ *   mode), 64 B at 1k msg/s open loop: added latency (remote − local receive, both clocks
+ *   CLOCK_MONOTONIC), with node-redis and with ioredis, beside one WebSocket hop of a node without
+ *   a backplane and a bare node-redis hop measured in the same run; then the highest rate of
  *   the steps 5k…50k msg/s forwarded with 0 loss, and CPU per forwarded message against a bare
  *   node-redis PUBLISH→message round trip measured in the same run.
  * - S3 restart: time from redis-server answering PING again to the first cross-node delivery
@@ -25,8 +27,9 @@
  *   against bare node-redis PUBLISH→message, with and without node-redis's per-command timeout.
  *
  * BENCH_CASE=S1,S2 runs only those; BENCH_S1_REPEAT (default 3) interleaves S1(a)/(b) runs and
- * takes medians; BENCH_CPU_PROF=<dir> makes every server node write a V8 CPU profile of each measured
- * window there.
+ * takes medians; BENCH_CPU_PROF=<dir> / BENCH_HEAP_PROF=<dir> make every server node write a V8 CPU
+ * profile / sampling heap profile (allocations, collected ones included) of each measured window
+ * there; BENCH_NODE_FLAGS="--trace-gc …" adds Node flags to the server nodes.
  *
  * Apart from S1, receivers are raw WebSocket clients in this process (handshake and frame headers only, so the
  * sink costs little); server nodes are child processes, commanded over IPC.
@@ -112,19 +115,31 @@ function countSocketWrites(): void {
 let profiler: import('node:inspector').Session | null = null;
 function windowProfile(): void {
   const dir = process.env.BENCH_CPU_PROF;
-  if (!dir) return;
+  const heapDir = process.env.BENCH_HEAP_PROF; // the same for allocations (a sampling heap profile)
+  if (!dir && !heapDir) return;
   if (!profiler) {
     profiler = new inspector.Session();
     profiler.connect();
-    profiler.post('Profiler.enable', () => profiler!.post('Profiler.start'));
+    if (dir) profiler.post('Profiler.enable', () => profiler!.post('Profiler.start'));
+    if (heapDir) profiler.post('HeapProfiler.enable', () => profiler!.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }));
     return;
   }
   const session = profiler;
   profiler = null;
-  session.post('Profiler.stop', (error, result) => {
-    if (!error) writeFileSync(join(dir, `window-${process.pid}-${Date.now()}.cpuprofile`), JSON.stringify(result.profile));
-    session.disconnect();
-  });
+  let left = (dir ? 1 : 0) + (heapDir ? 1 : 0);
+  const done = (): void => void (--left === 0 && session.disconnect());
+  if (dir) {
+    session.post('Profiler.stop', (error, result) => {
+      if (!error) writeFileSync(join(dir, `window-${process.pid}-${Date.now()}.cpuprofile`), JSON.stringify(result.profile));
+      done();
+    });
+  }
+  if (heapDir) {
+    session.post('HeapProfiler.stopSampling', (error, result) => {
+      if (!error) writeFileSync(join(heapDir, `window-${process.pid}-${Date.now()}.heapprofile`), JSON.stringify(result.profile));
+      done();
+    });
+  }
 }
 
 /** A server node: subscribes connections to their `sub=` topics; publishes on command. */
@@ -216,7 +231,7 @@ class NodeProc {
 
   constructor(args: NodeArgs | 'cluster') {
     // BENCH_CPU_PROF=<dir>: each server node profiles each measured window (see windowProfile).
-    const execArgv = ['--import', 'tsx'];
+    const execArgv = ['--import', 'tsx', ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
     this.child =
       args === 'cluster'
         ? fork(SELF, ['cluster-primary'], { execArgv })
@@ -526,9 +541,11 @@ async function roomsRun(a: NodeProc, b: NodeProc): Promise<{ report: RoomsReport
   a.send({ op: 'rate', topics, rate: 1000, ms: 500, size: 64, base: WARM_BASE });
   await a.next('rateDone');
   await sleep(200);
+  await Promise.all([a.cpu(), ...(b === a ? [] : [b.cpu()])]); // brackets the window for BENCH_CPU_PROF
   a.send({ op: 'rate', topics, rate: 1000, ms: 3000, size: 64 });
   const sent = (await a.next('rateDone')).sent as number;
   await sleep(300);
+  await Promise.all([a.cpu(), ...(b === a ? [] : [b.cpu()])]);
   return { report: await receivers.finish(), sent };
 }
 
@@ -538,17 +555,21 @@ async function s2(redis: Redis): Promise<void> {
   const solo = await new NodeProc({ kind: 'none' }).ready();
   const floor = (await roomsRun(solo, solo)).report.publish_to_a_us;
   await solo.stop();
+  for (const lib of ['ioredis', 'node-redis'] as const) {
+    const x = await new NodeProc({ kind: 'redis', lib, redisPort: redis.port }).ready();
+    const y = await new NodeProc({ kind: 'redis', lib, redisPort: redis.port }).ready();
+    const { report, sent } = await roomsRun(x, y);
+    await Promise.all([x.stop(), y.stop()]);
+    console.log(
+      `  S2 ${lib}: publish → local receiver p50/p99 ${ms(report.publish_to_a_us.p50)}/${ms(report.publish_to_a_us.p99)} ms; publish → remote receiver ${ms(report.publish_to_b_us.p50)}/${ms(report.publish_to_b_us.p99)} ms; added max ${ms(report.added_us.max)} ms; ${report.errors} errors, ${report.duplicates} duplicates`,
+    );
+    const p50 = report.added_us.p50 / 1000;
+    const p99 = report.added_us.p99 / 1000;
+    row('T3', `S2 added latency at 1k msg/s, p50 (${lib})`, `${p50.toFixed(3)} ms (${report.publish_to_b_us.n}/${sent} arrived)`, '≤ 0.5 ms', p50 <= 0.5);
+    row('T3', `S2 added latency at 1k msg/s, p99 (${lib})`, `${p99.toFixed(3)} ms`, '≤ 3 ms', p99 <= 3);
+  }
   const a = await new NodeProc({ kind: 'redis', lib: 'node-redis', redisPort: redis.port }).ready();
   const b = await new NodeProc({ kind: 'redis', lib: 'node-redis', redisPort: redis.port }).ready();
-  const { report, sent } = await roomsRun(a, b);
-  console.log(
-    `  S2 publish → local receiver p50/p99 ${ms(report.publish_to_a_us.p50)}/${ms(report.publish_to_a_us.p99)} ms; publish → remote receiver ${ms(report.publish_to_b_us.p50)}/${ms(report.publish_to_b_us.p99)} ms; added max ${ms(report.added_us.max)} ms; ${report.errors} errors, ${report.duplicates} duplicates`,
-  );
-  console.log(`  S2 context: one node without a backplane, publish → receiver: p50 ${ms(floor.p50)} ms, p99 ${ms(floor.p99)} ms (one WebSocket hop on this machine)`);
-  const p50 = report.added_us.p50 / 1000;
-  const p99 = report.added_us.p99 / 1000;
-  row('T3', 'S2 added latency at 1k msg/s, p50', `${p50.toFixed(3)} ms (${report.publish_to_b_us.n}/${sent} arrived)`, '≤ 0.5 ms', p50 <= 0.5);
-  row('T3', 'S2 added latency at 1k msg/s, p99', `${p99.toFixed(3)} ms`, '≤ 3 ms', p99 <= 3);
   row('—', 'S2 context: one WebSocket hop without a backplane (publish → receiver), p50/p99', `${ms(floor.p50)}/${ms(floor.p99)} ms`, 'report', null);
   const bareLat = await bareLatency(redis);
   row('—', 'S2 context: a bare node-redis PUBLISH→message hop (one process, 1k msg/s), p50/p99', `${bareLat.p50.toFixed(3)}/${bareLat.p99.toFixed(3)} ms`, 'report', null);
