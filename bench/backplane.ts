@@ -65,7 +65,8 @@ type NodeCommand =
   | { op: 'exit' };
 
 interface NodeArgs {
-  kind: 'none' | 'redis' | 'cluster';
+  /** 'null': a backplane that encodes each message as the Redis driver does and forwards nothing. */
+  kind: 'none' | 'null' | 'redis' | 'cluster';
   lib?: 'node-redis' | 'ioredis';
   redisPort?: number;
 }
@@ -80,6 +81,17 @@ function payload(id: number, size: number): Buffer {
 
 async function makeBackplane(args: NodeArgs): Promise<Backplane | undefined> {
   if (args.kind === 'cluster') return (await import('../src/cluster/index.js')).clusterBackplane();
+  if (args.kind === 'null') {
+    const { encode } = await import('../src/backplane/wire.js');
+    return {
+      start: () => {},
+      publish: (topic, payload, binary) => void encode({ origin: Buffer.alloc(8), seq: 1, binary, broadcast: topic === null, payload }),
+      subscribe: () => {},
+      unsubscribe: () => {},
+      stats: () => ({ published: 0, received: 0, gaps: 0, dropped: 0, malformed: 0, duplicates: 0, up: true }),
+      close: async () => {},
+    };
+  }
   if (args.kind !== 'redis') return undefined;
   const { redisBackplane } = await import('../src/redis/index.js');
   if (args.lib === 'ioredis') {
@@ -496,16 +508,21 @@ async function s1(redis: Redis): Promise<void> {
   const repeat = Math.max(1, Number(process.env.BENCH_S1_REPEAT ?? 5));
   const a = await new NodeProc({ kind: 'none' }).ready();
   const b = await new NodeProc({ kind: 'redis', lib: 'node-redis', redisPort: redis.port }).ready();
+  // (n): a backplane that encodes every message and forwards nothing: what the server's side of
+  // the seam costs, apart from the Redis client and Redis.
+  const n = await new NodeProc({ kind: 'null' }).ready();
   const runsA: FanoutResult[] = [];
   const runsB: FanoutResult[] = [];
+  const runsN: FanoutResult[] = [];
   for (let i = 0; i < repeat; i++) {
     runsA.push(await fanout('(a) 1 process, no backplane', [a], [a.port]));
     runsB.push(await fanout('(b) 1 process + Redis, all local', [b], [b.port]));
+    runsN.push(await fanout('(n) 1 process, a backplane that forwards nothing', [n], [n.port]));
   }
-  await Promise.all([a.stop(), b.stop()]);
+  await Promise.all([a.stop(), b.stop(), n.stop()]);
   const ra = medianOf(runsA);
   const rb = medianOf(runsB);
-  const pairRatio = (pick: (r: FanoutResult) => number): number => percentile(runsA.map((x, i) => pick(runsB[i]!) / pick(x)), 50);
+  const pairRatio = (pick: (r: FanoutResult) => number, runs = runsB): number => percentile(runsA.map((x, i) => pick(runs[i]!) / pick(x)), 50);
   const rateRatio = pairRatio((r) => r.rate);
   const cpuRatio = pairRatio((r) => r.cpuPerDelivery);
   const extra = (cpuRatio - 1) * ra.cpuPerDelivery * RECEIVERS;
@@ -526,6 +543,7 @@ async function s1(redis: Redis): Promise<void> {
   const pairs = (pick: (r: FanoutResult) => number): string => runsA.map((x, i) => (pick(runsB[i]!) / pick(x)).toFixed(2)).join(', ');
   row('T2', `S1(b)/S1(a) deliveries/s, median of ${repeat} back-to-back pairs`, `${rateRatio.toFixed(2)}× (pairs: ${pairs((r) => r.rate)})`, '≥ 0.9×', rateRatio >= 0.9);
   row('T2', `S1(b)/S1(a) CPU per delivery, median of ${repeat} pairs`, `${cpuRatio.toFixed(2)}× (pairs: ${pairs((r) => r.cpuPerDelivery)}; ≈ ${extra.toFixed(0)} µs per message)`, '≤ 1.1×', cpuRatio <= 1.1);
+  row('—', `S1(n)/S1(a), a backplane that forwards nothing: deliveries/s, CPU per delivery (median of ${repeat} pairs)`, `${pairRatio((r) => r.rate, runsN).toFixed(2)}×, ${pairRatio((r) => r.cpuPerDelivery, runsN).toFixed(2)}×`, 'report', null);
   row('—', 'S1 deliveries per server socket write (a/b/c/d)', `${ra.perWrite.toFixed(1)}/${rb.perWrite.toFixed(1)}/${rc.perWrite.toFixed(1)}/${rd.perWrite.toFixed(1)}`, `report (≤ ${IN_FLIGHT})`, null);
   row('T5', 'S1(c)/S1(a) deliveries/s (both server processes share CPU 0, as (a) has it alone)', `${(rc.rate / ra.rate).toFixed(2)}×`, '≥ 0.9× on 2 cores', rc.rate / ra.rate >= 0.9);
   row('T5', 'S1(c)/S1(a) CPU per delivery', `${(rc.cpuPerDelivery / ra.cpuPerDelivery).toFixed(2)}× (${ra.cpuPerDelivery.toFixed(3)} → ${rc.cpuPerDelivery.toFixed(3)} µs)`, '≤ 1.15×', rc.cpuPerDelivery / ra.cpuPerDelivery <= 1.15);
