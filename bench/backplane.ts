@@ -1,6 +1,6 @@
 /**
  * Backplane benchmark (issue 13): what topics across processes cost, against the targets of
- * /work/shared/notes/scale-out.md §6. Bounded (about 2-4 minutes on 2 cores); needs `redis-server`.
+ * /work/shared/notes/scale-out.md §6. Bounded (about 4 minutes on 2 cores); needs `redis-server`.
  *
  *   npm run bench:backplane            (or: npx tsx bench/backplane.ts)
  *
@@ -23,6 +23,8 @@
  *   clients that answer at once) vs with node-redis; time to subscribe them all.
  * - S5 routing payoff: 4 nodes, 1,000 rooms, each room's subscriber on one node: Redis egress
  *   (`INFO stats` total_net_output_bytes) with interest routing vs one channel every node reads.
+ * - S7 outage: one node publishing 64 B at 10k msg/s to a local subscriber while Redis is down for
+ *   60 s (BENCH_OUTAGE_SECONDS): RSS growth, local deliveries, publishes dropped and counted.
  * - S6 the backplane's own CPU per published message in one process (publish + its echo dropped)
  *   against bare node-redis PUBLISH→message, with and without node-redis's per-command timeout.
  *
@@ -62,6 +64,7 @@ type NodeCommand =
   | { op: 'cpu' }
   | { op: 'stats' }
   | { op: 'gc' }
+  | { op: 'mem' }
   | { op: 'exit' };
 
 interface NodeArgs {
@@ -187,6 +190,9 @@ async function runNode(args: NodeArgs): Promise<void> {
       reply({ op: 'cpu', micros: cpu.user + cpu.system, writes: socketWrites });
     } else if (command.op === 'stats') {
       reply({ op: 'stats', stats: server.backplaneStats() });
+    } else if (command.op === 'mem') {
+      const m = process.memoryUsage();
+      reply({ op: 'mem', rss: m.rss, heap: m.heapUsed, external: m.external + m.arrayBuffers });
     } else if (command.op === 'gc') {
       collectGarbage();
       reply({ op: 'gc' });
@@ -291,6 +297,12 @@ class NodeProc {
     await reply;
   }
 
+  async mem(): Promise<{ rss: number; heap: number; external: number }> {
+    const reply = this.next('mem');
+    this.send({ op: 'mem' });
+    return (await reply) as unknown as { rss: number; heap: number; external: number };
+  }
+
   async stats(): Promise<Record<string, number>> {
     const reply = this.next('stats');
     this.send({ op: 'stats' });
@@ -351,6 +363,51 @@ function rawReceiver(port: number, query: string, onMessage: (payload: Buffer) =
 }
 
 /** A throwaway redis-server on a free port. */
+// ---------------------------------------------------------------------------------------------
+// S7 a long outage: memory stays bounded, loss is counted
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One node (node-redis) with a local subscriber publishes 64 B at 10k msg/s while its Redis is
+ * down for BENCH_OUTAGE_SECONDS (default 60): no offline queue, so RSS must not grow with the
+ * outage; every publish made while down is dropped and counted; local delivery goes on.
+ */
+async function s7(): Promise<void> {
+  const seconds = Number(process.env.BENCH_OUTAGE_SECONDS ?? 60);
+  const rate = 10_000;
+  const redis = await Redis.start();
+  const a = await new NodeProc({ kind: 'redis', lib: 'node-redis', redisPort: redis.port }).ready();
+  let received = 0;
+  const rs = await rawReceiver(a.port, 'sub=o', () => void received++);
+  await sleep(500);
+  // Warm-up at the same rate with Redis up, so the heap has its working size before the baseline.
+  a.send({ op: 'rate', topics: ['o'], rate, ms: 3000, size: 64 });
+  await a.next('rateDone');
+  await sleep(200);
+  await a.gc();
+  const before = await a.mem();
+  const stats0 = await a.stats();
+  await redis.kill();
+  received = 0;
+  a.send({ op: 'rate', topics: ['o'], rate, ms: seconds * 1000, size: 64 });
+  const sent = (await a.next('rateDone')).sent as number;
+  await sleep(200);
+  const after = await a.mem(); // no forced GC: what the OS sees at the end of the outage
+  const stats1 = await a.stats();
+  await a.gc();
+  const settled = await a.mem();
+  const dropped = stats1.dropped! - stats0.dropped!;
+  const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
+  console.log(
+    `  S7 ${seconds} s outage at ${rate} msg/s: sent ${sent}, delivered locally ${received}, dropped and counted ${dropped}; RSS ${mb(before.rss)} → ${mb(after.rss)} MB (${mb(settled.rss)} after a GC), heap ${mb(before.heap)} → ${mb(after.heap)} MB (${mb(settled.heap)} after a GC)`,
+  );
+  row('T7', `S7 RSS growth over a ${seconds} s outage at 10k msg/s (node-redis; heap ${mb(before.heap)} → ${mb(settled.heap)} MB after a GC)`, `${mb(after.rss - before.rss)} MB`, '≤ 10 MB', after.rss - before.rss <= 10 * 1048576);
+  row('T1', 'S7 during the outage: local deliveries / publishes dropped and counted, each of all sent', `${received}/${sent}, ${dropped}/${sent}`, 'all, all', received === sent && dropped === sent);
+  rs.destroy();
+  await a.stop();
+  await redis.stop();
+}
+
 class Redis {
   child: ChildProcess | null = null;
   readonly dir = mkdtempSync(join(tmpdir(), 'fd-bench-redis-'));
@@ -925,6 +982,7 @@ async function main(): Promise<void> {
     if (!only || only.includes('S3')) await s3();
     if (!only || only.includes('S4')) await s4(redis);
     if (!only || only.includes('S5')) await s5(redis);
+    if (!only || only.includes('S7')) await s7();
   } finally {
     await redis.stop();
   }
