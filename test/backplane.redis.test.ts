@@ -220,6 +220,27 @@ describeWithPeer('redis-server', 'fullduplex/redis', () => {
     }, 20_000);
   });
 
+  test('ioredis: the forwards of one turn leave as one pipeline write, after publish() has returned', async () => {
+    const a = await node('ioredis', { healthInterval: 0 }); // no probe publishing in between
+    const b = await node('ioredis');
+    b.bp.subscribe('w');
+    await Promise.all([up(a), up(b), until(async () => (await numsub('fd:t:w')) === 1, 5000, 'NUMSUB 1')]);
+    const stream = (a.pub.client as { stream: { write(...args: unknown[]): boolean } }).stream;
+    const original = stream.write;
+    let writes = 0;
+    stream.write = function (this: unknown, ...args: unknown[]) {
+      writes++;
+      return original.apply(this, args);
+    };
+    cleanup(() => void (stream.write = original));
+    for (let i = 0; i < 100; i++) a.bp.publish('w', Buffer.from(String(i)), false);
+    expect(writes).toBe(0); // nothing written inside publish(): the local sockets are flushed first
+    await until(() => b.sink.got.length === 100, 5000, '100 messages at b');
+    expect(writes).toBe(1);
+    expect(b.sink.got.map((d) => d.payload.toString())).toEqual(Array.from({ length: 100 }, (_, i) => String(i)));
+    expect(a.bp.stats()).toMatchObject({ published: 100, dropped: 0 });
+  }, 20_000);
+
   describe.each<Lib>(['node-redis', 'ioredis'])('%s with its own redis-server', (lib) => {
     test('Redis killed and restarted mid-stream: delivery resumes, reported loss = actual loss, 0 duplicates', async () => {
       unhandled = [];

@@ -35,7 +35,11 @@ export interface ClientAdapter {
   ready(): boolean;
   /** Calls `onChange` on every connection-state event; adds an `error` listener; returns a detach. */
   watch(onChange: (error?: Error) => void): () => void;
-  publish(channel: string, message: Buffer, sharded: boolean): Promise<unknown>;
+  /**
+   * Publishes; calls `ok` once Redis took it, or `fail`. Callbacks rather than a promise per
+   * message: the driver passes the same two functions every time (nothing allocated per call here).
+   */
+  publish(channel: string, message: Buffer, sharded: boolean, ok: () => void, fail: (error: unknown) => void): void;
   subscribe(channels: string[], sharded: boolean): Promise<unknown>;
   unsubscribe(channels: string[], sharded: boolean): Promise<unknown>;
   /** Routes inbound messages to `handler`; returns a detach. */
@@ -107,13 +111,13 @@ function nodeRedis(c: Record<string, any> & Emitter): ClientAdapter {
     kind: 'node-redis',
     ready: () => c.isReady === true,
     watch: (onChange) => watchEvents(c, NODE_REDIS_STATE_EVENTS, onChange),
-    publish: (channel, message, sharded) => {
-      // No closure per call (this runs once per forwarded message): a synchronous throw (closed
-      // client) becomes a rejection here.
+    publish: (channel, message, sharded, ok, fail) => {
+      // No closure per call (this runs once per forwarded message); a synchronous throw (closed
+      // client) is a failure like any other.
       try {
-        return sharded ? publisher.sPublish(channel, message) : publisher.publish(channel, message);
+        (sharded ? publisher.sPublish(channel, message) : publisher.publish(channel, message)).then(ok, fail);
       } catch (error) {
-        return Promise.reject(error);
+        fail(error);
       }
     },
     subscribe: (channels, sharded) =>
@@ -130,15 +134,50 @@ function nodeRedis(c: Record<string, any> & Emitter): ClientAdapter {
 }
 
 function ioredis(c: Record<string, any> & Emitter): ClientAdapter {
+  // ioredis writes each command to its socket at once, inside publish(): one system call per
+  // forward, made before this turn's local sockets are flushed — so a server's own subscribers
+  // waited for Redis writes (measured: local p50 0.43-0.63 ms against 0.18-0.27 ms with
+  // node-redis, which writes at the end of the turn). Forwards made in one turn go instead as one
+  // pipeline, one write, after the local flush (both in the check phase, ours queued second). Not
+  // on a Cluster client or for sharded channels: a cluster pipeline must stay within one slot.
+  const batching = c.isCluster !== true && typeof c.pipeline === 'function';
+  /** This turn's forwards: the pipeline and, per command, its two callbacks (no closure per call). */
+  let batch: { pipeline: any; oks: Array<() => void>; fails: Array<(error: unknown) => void> } | null = null;
+  const send = (): void => {
+    const { pipeline, oks, fails } = batch!;
+    batch = null;
+    pipeline.exec().then(
+      (results: Array<[Error | null, unknown]> | null) => {
+        for (let i = 0; i < oks.length; i++) {
+          const error = results?.[i]?.[0] ?? (results ? null : new Error('pipeline discarded'));
+          if (error) fails[i]!(error);
+          else oks[i]!();
+        }
+      },
+      (error: unknown) => {
+        for (const fail of fails) fail(error);
+      },
+    );
+  };
   return {
     kind: 'ioredis',
     ready: () => c.status === 'ready',
     watch: (onChange) => watchEvents(c, IOREDIS_STATE_EVENTS, onChange),
-    publish: (channel, message, sharded) => {
+    publish: (channel, message, sharded, ok, fail) => {
       try {
-        return sharded ? c.spublish(channel, message) : c.publish(channel, message);
+        if (sharded || !batching) {
+          (sharded ? c.spublish(channel, message) : c.publish(channel, message)).then(ok, fail);
+          return;
+        }
+        if (batch === null) {
+          batch = { pipeline: c.pipeline(), oks: [], fails: [] };
+          setImmediate(send);
+        }
+        batch.pipeline.publish(channel, message);
+        batch.oks.push(ok);
+        batch.fails.push(fail);
       } catch (error) {
-        return Promise.reject(error);
+        fail(error);
       }
     },
     subscribe: (channels, sharded) => attempt(() => (sharded ? c.ssubscribe(...channels) : c.subscribe(...channels))),

@@ -196,7 +196,7 @@ export class RedisBackplane implements Backplane {
     const channel = broadcast ? this.broadcastChannel : this.topicPrefix + topic;
     const message = this.core.encode(channel, payload, binary, broadcast);
     this.inflight++;
-    this.pub.publish(channel, message, this.sharded && !broadcast).then(this.onPublished, this.onPublishError);
+    this.pub.publish(channel, message, this.sharded && !broadcast, this.onPublished, this.onPublishError);
   }
 
   /** {@inheritDoc index!Backplane.subscribe} */
@@ -401,7 +401,7 @@ export class RedisBackplane implements Backplane {
     this.probePending = this.probeId;
     const body = Buffer.allocUnsafe(4);
     body.writeUInt32BE(this.probeId);
-    this.pub.publish(this.nodeChannel, body, false).catch(ignore);
+    this.pub.publish(this.nodeChannel, body, false, ignore, ignore);
     this.probeDeadline = setTimeout(() => this.probeTimedOut(), this.healthTimeout).unref();
   }
 
