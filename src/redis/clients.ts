@@ -146,6 +146,13 @@ function ioredis(c: Record<string, any> & Emitter): ClientAdapter {
   const send = (): void => {
     const { pipeline, oks, fails } = batch!;
     batch = null;
+    if (c.status !== 'ready' || c.stream?.writable === false) {
+      // Lost the connection since publish(): ioredis would hold these in its offline queue and send
+      // them after a reconnect. No offline queue here: they fail (and are counted) now.
+      const error = new Error(`ioredis connection ${String(c.status)}`);
+      for (const fail of fails) fail(error);
+      return;
+    }
     pipeline.exec().then(
       (results: Array<[Error | null, unknown]> | null) => {
         for (let i = 0; i < oks.length; i++) {
