@@ -635,12 +635,13 @@ async function roomsRun(a: NodeProc, b: NodeProc): Promise<{ report: RoomsReport
   // Steady state: the 2,000 handshakes left garbage that the first young-generation collections
   // would promote (10-50 ms pauses on this VM); one full collection per node clears it first, so
   // the window measures forwarding, not the aftermath of connection setup.
-  await Promise.all([a.gc(), ...(b === a ? [] : [b.gc()])]);
-  await Promise.all([a.cpu(), ...(b === a ? [] : [b.cpu()])]); // brackets the window for BENCH_CPU_PROF
+  const nodes = a === b ? [a] : [a, b];
+  await Promise.all(nodes.map((n) => n.gc()));
+  await Promise.all(nodes.map((n) => n.cpu())); // brackets the window for BENCH_CPU_PROF
   a.send({ op: 'rate', topics, rate: 1000, ms: 3000, size: 64 });
   const sent = (await a.next('rateDone')).sent as number;
   await sleep(300);
-  await Promise.all([a.cpu(), ...(b === a ? [] : [b.cpu()])]);
+  await Promise.all(nodes.map((n) => n.cpu()));
   return { report: await receivers.finish(), sent };
 }
 

@@ -62,28 +62,41 @@ function suite(args: () => string[]): void {
       if (!senders.has(s.worker)) senders.set(s.worker, s);
     }
     expect(senders.size).toBe(2);
-    // Interest reaches the other worker's backplane asynchronously (IPC or Redis SUBSCRIBE):
-    // probe until a message from each side reaches every client, then send the numbered run.
-    for (const [worker, sender] of senders) {
-      await until(() => {
-        sender.ws.send(`probe ${worker}`);
-        return receivers.every((r) => r.texts.includes(`probe ${worker}`));
-      }, 10_000, `a probe from worker ${worker} at every client`);
-    }
-    for (const r of receivers) r.texts.length = 0;
-    await sleep(50);
-    for (const r of receivers) r.texts.length = 0;
-    for (let i = 0; i < N; i++) for (const [worker, sender] of senders) sender.ws.send(`${worker}:${i}`);
-    await until(() => receivers.every((r) => r.texts.filter((t) => !t.startsWith('probe')).length >= 2 * N), 10_000, `${2 * N} messages at every client`);
-    await sleep(50);
-    for (const r of receivers) {
-      const got = r.texts.filter((t) => !t.startsWith('probe'));
-      expect(got.length).toBe(2 * N);
-      for (const worker of senders.keys()) {
-        expect(got.filter((t) => t.startsWith(`${worker}:`))).toEqual(Array.from({ length: N }, (_, i) => `${worker}:${i}`));
-      }
-    }
+    await probeUntilRouted(senders, receivers);
+    await expectNumberedRun(senders, receivers);
   }, 40_000);
+}
+
+/**
+ * Interest reaches the other workers' backplanes asynchronously (IPC or Redis SUBSCRIBE): probe
+ * until a message from each sender reaches every receiver.
+ */
+async function probeUntilRouted(senders: Map<string, Client>, receivers: Client[]): Promise<void> {
+  for (const [worker, sender] of senders) {
+    await until(() => {
+      sender.ws.send(`probe ${worker}`);
+      return receivers.every((r) => r.texts.includes(`probe ${worker}`));
+    }, 10_000, `a probe from worker ${worker} at every client`);
+  }
+}
+
+/** Each sender sends N numbered messages; every receiver gets all of them, each once, in order per sender. */
+async function expectNumberedRun(senders: Map<string, Client>, receivers: Client[]): Promise<void> {
+  const notProbe = (r: Client): string[] => r.texts.filter((t) => !t.startsWith('probe'));
+  for (const r of receivers) r.texts.length = 0;
+  await sleep(50); // late probes
+  for (const r of receivers) r.texts.length = 0;
+  const total = senders.size * N;
+  for (let i = 0; i < N; i++) for (const [worker, sender] of senders) sender.ws.send(`${worker}:${i}`);
+  await until(() => receivers.every((r) => notProbe(r).length >= total), 10_000, `${total} messages at every client`);
+  await sleep(50); // a duplicate would arrive within this quiet period
+  for (const r of receivers) {
+    const got = notProbe(r);
+    expect(got.length).toBe(total);
+    for (const worker of senders.keys()) {
+      expect(got.filter((t) => t.startsWith(`${worker}:`))).toEqual(Array.from({ length: N }, (_, i) => `${worker}:${i}`));
+    }
+  }
 }
 
 describe('node:cluster, two workers on one port, fullduplex/cluster', () => {
@@ -136,12 +149,7 @@ describe('node:cluster, three workers, fullduplex/cluster: one worker killed', (
     const workers = [...senders.keys()];
     expect(workers.length).toBe(3);
     for (const w of workers) expect(receivers.filter((r) => r.worker === w).length).toBeGreaterThanOrEqual(2);
-    for (const [worker, sender] of senders) {
-      await until(() => {
-        sender.ws.send(`probe ${worker}`);
-        return receivers.every((r) => r.texts.includes(`probe ${worker}`));
-      }, 10_000, `a probe from worker ${worker} at every client`);
-    }
+    await probeUntilRouted(senders, receivers);
     expect(await ask({ cmd: 'interested', topic: 'room' }, 'INTERESTED')).toBe('3');
 
     const [victim, ...survivors] = workers as [string, ...string[]];
@@ -151,13 +159,6 @@ describe('node:cluster, three workers, fullduplex/cluster: one worker killed', (
     const alive = receivers.filter((r) => r.worker !== victim);
     await until(() => dead.every((r) => r.closed), 10_000, "the killed worker's clients to see their connections close");
 
-    for (const r of alive) r.texts.length = 0;
-    for (let i = 0; i < N; i++) for (const w of survivors) senders.get(w)!.ws.send(`${w}:${i}`);
-    await until(() => alive.every((r) => r.texts.length >= 2 * N), 10_000, `${2 * N} messages at every surviving client`);
-    await sleep(50); // a duplicate would arrive within this quiet period
-    for (const r of alive) {
-      expect(r.texts.length).toBe(2 * N);
-      for (const w of survivors) expect(r.texts.filter((t) => t.startsWith(`${w}:`))).toEqual(Array.from({ length: N }, (_, i) => `${w}:${i}`));
-    }
+    await expectNumberedRun(new Map(survivors.map((w) => [w, senders.get(w)!])), alive);
   }, 40_000);
 });
